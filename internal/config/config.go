@@ -1,0 +1,119 @@
+package config
+
+import (
+	"time"
+)
+
+// Environment names.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// Config is every setting of the eidp binary. Field comments are in the
+// settings table (settings.go), which is also the help text.
+type Config struct {
+	Env    string
+	Addr   string
+	Issuer string
+
+	TLSCertFile       string
+	TLSKeyFile        string
+	AllowInsecureHTTP bool
+
+	DataDir string
+
+	DatabaseURL       string
+	DBMaxOpenConns    int
+	DBMaxIdleConns    int
+	DBConnMaxLifetime time.Duration
+	DBConnMaxIdleTime time.Duration
+	DBConnectTimeout  time.Duration
+
+	KeyBackend     string
+	AllowSoftKeys  bool
+	MasterKey      string
+	MasterKeyFile  string
+	SoftKeyDir     string
+	PKCS11Module   string
+	PKCS11Token    string
+	PKCS11PIN      string
+	PKCS11PINFile  string
+	PKCS11Sessions int
+
+	LogLevel  string
+	LogFormat string
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	MaxHeaderBytes    int
+	MaxBodyBytes      int64
+
+	MetricsAddr string
+}
+
+// Defaults returns the settings that run on a laptop: SQLite and soft keys
+// under ./data, plain HTTP on localhost:8080.
+func Defaults() *Config {
+	return &Config{
+		Env:               Development,
+		Addr:              "localhost:8080",
+		Issuer:            "http://localhost:8080",
+		DataDir:           "data",
+		DatabaseURL:       "sqlite:data/eidp.db",
+		DBConnectTimeout:  5 * time.Second,
+		KeyBackend:        "soft",
+		MasterKeyFile:     "", // derived from data_dir when empty
+		SoftKeyDir:        "", // derived from data_dir when empty
+		PKCS11Sessions:    8,
+		LogLevel:          "info",
+		LogFormat:         "auto",
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		MaxBodyBytes:      1 << 20,
+	}
+}
+
+// Production reports whether the server runs with production safeguards.
+func (c *Config) Production() bool { return c.Env == Production }
+
+// JSONLogs reports whether logs are written as JSON (the default in production).
+func (c *Config) JSONLogs() bool {
+	switch c.LogFormat {
+	case "json":
+		return true
+	case "text":
+		return false
+	}
+	return c.Production()
+}
+
+// MasterKeyPath is where the soft backend keeps its master key.
+func (c *Config) MasterKeyPath() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return joinData(c.DataDir, "master.key")
+}
+
+// SoftKeyPath is the directory of the soft backend's sealed key files.
+func (c *Config) SoftKeyPath() string {
+	if c.SoftKeyDir != "" {
+		return c.SoftKeyDir
+	}
+	return joinData(c.DataDir, "keys")
+}
+
+func joinData(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}

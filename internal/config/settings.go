@@ -1,0 +1,174 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A setting is one configurable value: its file key, its help text and where
+// it is stored. The environment variable and the flag are derived from the key
+// (database_url → EIDP_DATABASE_URL, --database-url).
+type setting struct {
+	Key  string
+	Help string
+	// Secret settings come only from the environment or the file: a flag
+	// would show the value to every user of `ps`. They are never printed.
+	Secret bool
+	bind   func(*Config) value
+}
+
+// Env is the environment variable that sets s.
+func (s setting) Env() string { return "EIDP_" + strings.ToUpper(s.Key) }
+
+// Flag is the command-line flag that sets s (without the dashes).
+func (s setting) Flag() string { return strings.ReplaceAll(s.Key, "_", "-") }
+
+func (s setting) names() string {
+	if s.Secret {
+		return fmt.Sprintf("%s (%s)", s.Key, s.Env())
+	}
+	return fmt.Sprintf("%s (%s, --%s)", s.Key, s.Env(), s.Flag())
+}
+
+// value parses and prints one setting's value.
+type value interface {
+	Set(string) error
+	String() string
+}
+
+type stringValue struct{ p *string }
+
+func (v stringValue) Set(s string) error { *v.p = s; return nil }
+func (v stringValue) String() string     { return *v.p }
+
+type intValue struct{ p *int }
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v.p = n
+	return nil
+}
+func (v intValue) String() string { return strconv.Itoa(*v.p) }
+
+type int64Value struct{ p *int64 }
+
+func (v int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", s)
+	}
+	*v.p = n
+	return nil
+}
+func (v int64Value) String() string { return strconv.FormatInt(*v.p, 10) }
+
+type boolValue struct{ p *bool }
+
+func (v boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v.p = b
+	return nil
+}
+func (v boolValue) String() string { return strconv.FormatBool(*v.p) }
+
+// IsBoolFlag lets `--flag` stand for `--flag=true`.
+func (v boolValue) IsBoolFlag() bool { return true }
+
+type durationValue struct{ p *time.Duration }
+
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (examples: 500ms, 30s, 5m)", s)
+	}
+	*v.p = d
+	return nil
+}
+func (v durationValue) String() string { return v.p.String() }
+
+// settings is the table of every setting. Keep it in the order of the help text.
+var settings = []setting{
+	{Key: "env", Help: "deployment environment: development or production (production refuses dev-only backends and plain HTTP unless overridden)",
+		bind: func(c *Config) value { return stringValue{&c.Env} }},
+	{Key: "addr", Help: "address to listen on, host:port",
+		bind: func(c *Config) value { return stringValue{&c.Addr} }},
+	{Key: "issuer", Help: "public base URL of this server as residents and relying parties reach it (https in production)",
+		bind: func(c *Config) value { return stringValue{&c.Issuer} }},
+	{Key: "tls_cert_file", Help: "PEM certificate chain to serve HTTPS directly (empty: plain HTTP, e.g. behind a TLS-terminating proxy)",
+		bind: func(c *Config) value { return stringValue{&c.TLSCertFile} }},
+	{Key: "tls_key_file", Help: "PEM private key for tls_cert_file",
+		bind: func(c *Config) value { return stringValue{&c.TLSKeyFile} }},
+	{Key: "allow_insecure_http", Help: "in production, accept an http:// issuer (only for a trusted TLS-terminating proxy setup you have checked)",
+		bind: func(c *Config) value { return boolValue{&c.AllowInsecureHTTP} }},
+	{Key: "data_dir", Help: "directory for the embedded database, the soft key store and its master key",
+		bind: func(c *Config) value { return stringValue{&c.DataDir} }},
+	{Key: "database_url", Help: "database: sqlite:PATH (embedded) or postgres://user@host/db?sslmode=... (production)",
+		bind: func(c *Config) value { return stringValue{&c.DatabaseURL} }},
+	{Key: "db_max_open_conns", Help: "maximum open database connections (0: engine default)",
+		bind: func(c *Config) value { return intValue{&c.DBMaxOpenConns} }},
+	{Key: "db_max_idle_conns", Help: "maximum idle database connections (0: engine default)",
+		bind: func(c *Config) value { return intValue{&c.DBMaxIdleConns} }},
+	{Key: "db_conn_max_lifetime", Help: "close database connections older than this (0: never)",
+		bind: func(c *Config) value { return durationValue{&c.DBConnMaxLifetime} }},
+	{Key: "db_conn_max_idle_time", Help: "close database connections idle longer than this (0: never)",
+		bind: func(c *Config) value { return durationValue{&c.DBConnMaxIdleTime} }},
+	{Key: "db_connect_timeout", Help: "how long to wait for the database at start before giving up",
+		bind: func(c *Config) value { return durationValue{&c.DBConnectTimeout} }},
+	{Key: "key_backend", Help: "where keys live: pkcs11 (an HSM, production) or soft (sealed files, development only)",
+		bind: func(c *Config) value { return stringValue{&c.KeyBackend} }},
+	{Key: "allow_soft_keys", Help: "in production, accept the soft key backend anyway (keys then live in files, not in an HSM)",
+		bind: func(c *Config) value { return boolValue{&c.AllowSoftKeys} }},
+	{Key: "master_key", Secret: true, Help: "soft backend: master key sealing the key files, 32 bytes as base64 or hex (default: read or create master_key_file)",
+		bind: func(c *Config) value { return stringValue{&c.MasterKey} }},
+	{Key: "master_key_file", Help: "soft backend: master key file, created with mode 0600 on first start (default: DATA_DIR/master.key)",
+		bind: func(c *Config) value { return stringValue{&c.MasterKeyFile} }},
+	{Key: "soft_key_dir", Help: "soft backend: directory of sealed key files (default: DATA_DIR/keys)",
+		bind: func(c *Config) value { return stringValue{&c.SoftKeyDir} }},
+	{Key: "pkcs11_module", Help: "pkcs11 backend: path of the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)",
+		bind: func(c *Config) value { return stringValue{&c.PKCS11Module} }},
+	{Key: "pkcs11_token", Help: "pkcs11 backend: label of the token holding eidp's keys",
+		bind: func(c *Config) value { return stringValue{&c.PKCS11Token} }},
+	{Key: "pkcs11_pin", Secret: true, Help: "pkcs11 backend: user PIN (prefer pkcs11_pin_file)",
+		bind: func(c *Config) value { return stringValue{&c.PKCS11PIN} }},
+	{Key: "pkcs11_pin_file", Help: "pkcs11 backend: file holding the user PIN",
+		bind: func(c *Config) value { return stringValue{&c.PKCS11PINFile} }},
+	{Key: "pkcs11_sessions", Help: "pkcs11 backend: size of the session pool",
+		bind: func(c *Config) value { return intValue{&c.PKCS11Sessions} }},
+	{Key: "log_level", Help: "log level: debug, info, warn or error",
+		bind: func(c *Config) value { return stringValue{&c.LogLevel} }},
+	{Key: "log_format", Help: "log format: auto (json in production, text otherwise), json or text",
+		bind: func(c *Config) value { return stringValue{&c.LogFormat} }},
+	{Key: "read_header_timeout", Help: "HTTP: time allowed to read request headers",
+		bind: func(c *Config) value { return durationValue{&c.ReadHeaderTimeout} }},
+	{Key: "read_timeout", Help: "HTTP: time allowed to read a whole request",
+		bind: func(c *Config) value { return durationValue{&c.ReadTimeout} }},
+	{Key: "write_timeout", Help: "HTTP: time allowed to write a response",
+		bind: func(c *Config) value { return durationValue{&c.WriteTimeout} }},
+	{Key: "idle_timeout", Help: "HTTP: how long an idle keep-alive connection stays open",
+		bind: func(c *Config) value { return durationValue{&c.IdleTimeout} }},
+	{Key: "shutdown_timeout", Help: "on SIGTERM/SIGINT, how long in-flight requests may take to finish",
+		bind: func(c *Config) value { return durationValue{&c.ShutdownTimeout} }},
+	{Key: "max_header_bytes", Help: "HTTP: largest accepted request header block, in bytes",
+		bind: func(c *Config) value { return intValue{&c.MaxHeaderBytes} }},
+	{Key: "max_body_bytes", Help: "HTTP: largest accepted request body, in bytes (endpoints may set lower limits)",
+		bind: func(c *Config) value { return int64Value{&c.MaxBodyBytes} }},
+	{Key: "metrics_addr", Help: "serve /metrics on this separate host:port instead of the main listener (empty: main listener)",
+		bind: func(c *Config) value { return stringValue{&c.MetricsAddr} }},
+}
+
+func lookupSetting(key string) (setting, bool) {
+	for _, s := range settings {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
