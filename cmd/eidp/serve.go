@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"eidp/hsm"
+	"eidp/hsm/keyring"
+	"eidp/internal/config"
+	"eidp/internal/db"
+	"eidp/internal/httpx"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig("serve", args, stdout, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	start := time.Now()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eidp_build_info", Help: "Always 1; the labels say which build runs.",
+		ConstLabels: prometheus.Labels{"version": versionString()},
+	}, func() float64 { return 1 }))
+
+	database, err := openDatabase(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	reg.MustRegister(collectors.NewDBStatsCollector(database.DB, "eidp"))
+
+	km, err := openKeys(ctx, cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	defer km.Close()
+
+	ring := keyring.New(database, km)
+	key, created, err := ring.Ensure(ctx, keyring.OIDCSigning)
+	if err != nil {
+		return fmt.Errorf("token-signing key: %w", err)
+	}
+	if created {
+		log.Info("created the token-signing key", "kid", key.ID, "algorithm", key.Algorithm, "uri", key.URI)
+	}
+	signer, err := km.Signer(ctx, key.URI)
+	if err != nil {
+		return fmt.Errorf("token-signing key %s: %w", key.ID, err)
+	}
+
+	ready := &readiness{db: database, signer: signer, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	mux.Handle("GET /readyz", ready)
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", httpx.MetricsHandler(reg))
+	}
+
+	metrics := httpx.NewMetrics(reg)
+	handler := httpx.Chain(mux,
+		httpx.RequestID(),
+		httpx.AccessLog(log),
+		metrics.Middleware(),
+		httpx.Recover(log),
+		httpx.SecurityHeaders(httpx.SecurityHeaderOptions{HSTS: httpsIssuer(cfg)}),
+		httpx.LimitBody(cfg.MaxBodyBytes),
+	)
+	opts := httpx.ServerOptions{
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, ShutdownTimeout: cfg.ShutdownTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes,
+		TLSCertFile: cfg.TLSCertFile, TLSKeyFile: cfg.TLSKeyFile,
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return &config.SettingError{Setting: "addr", Err: err}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return &config.SettingError{Setting: "metrics_addr", Err: err}
+		}
+		metricsMux := http.NewServeMux()
+		metricsMux.Handle("GET /metrics", httpx.MetricsHandler(reg))
+		mopts := opts
+		mopts.TLSCertFile, mopts.TLSKeyFile = "", ""
+		wg.Go(func() { errc <- httpx.Serve(ctx, mln, metricsMux, mopts, log) })
+		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	log.Info("eidp listening", "url", scheme+"://"+ln.Addr().String(), "issuer", cfg.Issuer,
+		"env", cfg.Env, "database", database.Engine, "keys", km.Name(), "version", versionString(),
+		"startup_ms", time.Since(start).Milliseconds())
+	wg.Go(func() { errc <- httpx.Serve(ctx, ln, handler, opts, log) })
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	log.Info("eidp stopped")
+	return nil
+}
+
+func httpsIssuer(cfg *config.Config) bool {
+	u, err := url.Parse(cfg.Issuer)
+	return cfg.TLSCertFile != "" || (err == nil && u.Scheme == "https")
+}
+
+// readiness answers /readyz: the database answers and the key backend makes
+// a signature that verifies. The result is cached briefly so that probes
+// cannot turn into a load on the HSM.
+type readiness struct {
+	db     *db.DB
+	signer hsm.Signer
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	checked time.Time
+	result  map[string]string
+	ok      bool
+}
+
+const readinessCacheFor = time.Second
+
+func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rd.mu.Lock()
+	if time.Since(rd.checked) > readinessCacheFor {
+		rd.result, rd.ok = rd.check(r.Context())
+		rd.checked = time.Now()
+	}
+	result, ok := rd.result, rd.ok
+	rd.mu.Unlock()
+	status := http.StatusOK
+	body := map[string]any{"status": "ready", "checks": result}
+	if !ok {
+		status = http.StatusServiceUnavailable
+		body["status"] = "not ready"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, status, body)
+}
+
+func (rd *readiness) check(ctx context.Context) (map[string]string, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	result := map[string]string{"database": "ok", "keys": "ok"}
+	ok := true
+	if err := rd.db.PingContext(ctx); err != nil {
+		rd.log.Error("readiness: database unreachable", "error", err)
+		result["database"], ok = "failing", false
+	}
+	if err := testSignature(ctx, rd.signer); err != nil {
+		rd.log.Error("readiness: key backend test signature failed", "error", err)
+		result["keys"], ok = "failing", false
+	}
+	return result, ok
+}
