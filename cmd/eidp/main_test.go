@@ -69,7 +69,7 @@ func setups(t *testing.T) []setup {
 	return out
 }
 
-func command(ctx context.Context, env []string, args ...string) *exec.Cmd {
+func eidpCmd(ctx context.Context, env []string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, binary, args...)
 	// A clean environment: only what the test sets, so no stray EIDP_*
 	// variable of the developer's shell changes the result.
@@ -101,7 +101,7 @@ var listeningURL = regexp.MustCompile(`eidp listening.* url=(http://[0-9.:]+)`)
 
 func startServer(t *testing.T, env []string) *server {
 	t.Helper()
-	cmd := command(context.Background(), append(env, "EIDP_ADDR=127.0.0.1:0"), "serve")
+	cmd := eidpCmd(context.Background(), append(env, "EIDP_ADDR=127.0.0.1:0"), "serve")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestBadConfigStopsTheStartWithOneLineNamingTheSetting(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			cmd := command(context.Background(), tc.env, append([]string{"serve"}, tc.args...)...)
+			cmd := eidpCmd(context.Background(), tc.env, append([]string{"serve"}, tc.args...)...)
 			cmd.Stderr = &stderr
 			err := cmd.Run()
 			if err == nil {
@@ -243,7 +243,7 @@ func TestBadConfigStopsTheStartWithOneLineNamingTheSetting(t *testing.T) {
 }
 
 func TestServeHelpDocumentsEverySetting(t *testing.T) {
-	out, err := command(context.Background(), nil, "serve", "--help").Output()
+	out, err := eidpCmd(context.Background(), nil, "serve", "--help").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestServeHelpDocumentsEverySetting(t *testing.T) {
 
 func runOK(t *testing.T, env []string, args ...string) string {
 	t.Helper()
-	out, err := command(context.Background(), env, args...).CombinedOutput()
+	out, err := eidpCmd(context.Background(), env, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("eidp %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -267,11 +267,11 @@ func TestKeysCommandsCreateListAndRotate(t *testing.T) {
 	for _, s := range setups(t) {
 		t.Run(s.name, func(t *testing.T) {
 			runOK(t, s.env, "keys", "create", "--role", "tsa")
-			out, err := command(context.Background(), s.env, "keys", "create", "--role", "tsa").CombinedOutput()
+			out, err := eidpCmd(context.Background(), s.env, "keys", "create", "--role", "tsa").CombinedOutput()
 			if err == nil || !strings.Contains(string(out), "use rotate") {
 				t.Fatalf("a second create should point to rotate: %v %s", err, out)
 			}
-			out, err = command(context.Background(), s.env, "keys", "create", "--role", "vault-kek", "--alg", "EC-P256").CombinedOutput()
+			out, err = eidpCmd(context.Background(), s.env, "keys", "create", "--role", "vault-kek", "--alg", "EC-P256").CombinedOutput()
 			if err == nil || !strings.Contains(string(out), "needs AES-256") {
 				t.Fatalf("a signing algorithm for the KEK should be refused: %v %s", err, out)
 			}
@@ -292,7 +292,7 @@ func TestKillDuringWritesThenRestart(t *testing.T) {
 			runOK(t, s.env, "migrate")
 			runOK(t, s.env, "keys", "create", "--role", "ocsp")
 			for i := range 6 {
-				cmd := command(context.Background(), s.env, "keys", "rotate", "--role", "ocsp")
+				cmd := eidpCmd(context.Background(), s.env, "keys", "rotate", "--role", "ocsp")
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
@@ -303,7 +303,7 @@ func TestKillDuringWritesThenRestart(t *testing.T) {
 			}
 			// A server killed during its first start (migration, key creation).
 			srv := exec.Command(binary, "serve")
-			srv.Env = append(command(context.Background(), s.env).Env, "EIDP_ADDR=127.0.0.1:0")
+			srv.Env = append(eidpCmd(context.Background(), s.env).Env, "EIDP_ADDR=127.0.0.1:0")
 			srv.Start()
 			time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
 			srv.Process.Signal(syscall.SIGKILL)

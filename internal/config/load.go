@@ -245,6 +245,7 @@ func editDistance(a, b string) int {
 func Usage(w io.Writer) {
 	d := Defaults()
 	fmt.Fprintln(w, "Settings (file key / environment variable / flag; flags override the environment, which overrides the file):")
+	fmt.Fprintf(w, "  %-22s %-28s %s\n      %s\n", "(config file)", ConfigFileEnv, "--config", "optional TOML file whose keys are the setting names below; unknown keys are refused")
 	for _, s := range settings {
 		flagName := "--" + s.Flag()
 		if s.Secret {
