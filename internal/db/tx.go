@@ -1,0 +1,149 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// retryPolicy bounds how often and how patiently InTx re-runs a transaction.
+type retryPolicy struct {
+	attempts int           // total tries, including the first
+	base     time.Duration // backoff before the second try …
+	max      time.Duration // … doubling up to this
+}
+
+// defaultRetryPolicy: a transaction that keeps losing to others on a hot row
+// must outlast them, because those that win do not back off: up to 20 tries,
+// about 6 s of pauses on average in the worst case, which the caller's ctx
+// usually cuts short first.
+var defaultRetryPolicy = retryPolicy{attempts: 20, base: 4 * time.Millisecond, max: time.Second}
+
+// backoff returns a random pause before try number n+1 (n ≥ 1): "full jitter",
+// uniform in [0, min(max, base·2ⁿ⁻¹)], so that transactions that collided do
+// not collide again in lock step.
+func (p retryPolicy) backoff(n int) time.Duration {
+	ceil := p.base << (n - 1)
+	if ceil > p.max || ceil <= 0 {
+		ceil = p.max
+	}
+	return rand.N(ceil + 1)
+}
+
+// InTx runs fn in a transaction and commits it if fn returns nil; if fn
+// returns an error or panics, the transaction is rolled back and the error
+// (or panic) passed on.
+//
+// Transactions are serializable on both engines: PostgreSQL ones run at
+// SERIALIZABLE, SQLite ones begin IMMEDIATE (one writer at a time). When the
+// engine gives up on a transaction for a reason that another try can fix —
+// PostgreSQL SQLSTATE 40001 (serialization_failure) or 40P01
+// (deadlock_detected), SQLite SQLITE_BUSY or SQLITE_LOCKED — InTx rolls back,
+// waits a jittered, exponentially growing pause (4 ms, 8 ms … up to 1 s) and
+// runs fn again, up to 20 times in all, and stops early when ctx is done.
+//
+// fn may therefore run more than once, and must be idempotent: it must do
+// nothing but work through tx, and must not keep state from an earlier run
+// (results it gathers are reset at the start of fn, not before InTx). Use tx
+// (not the DB) for every statement inside fn; InTx does not nest.
+//
+// A failed COMMIT that is not one of the retryable errors above (for example
+// a connection lost during COMMIT) is returned as is: whether the
+// transaction committed is then unknown.
+func (d *DB) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	var opts *sql.TxOptions
+	if d.Engine == EnginePostgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelSerializable}
+	}
+	return d.inTx(ctx, opts, fn)
+}
+
+// inTx is InTx with explicit transaction options (nil: the engine's default,
+// READ COMMITTED on PostgreSQL).
+func (d *DB) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = d.runTx(ctx, opts, fn)
+		if err == nil || !isRetryable(err) {
+			return err
+		}
+		if attempt >= d.retry.attempts {
+			return fmt.Errorf("db: transaction failed %d times, giving up: %w", attempt, err)
+		}
+		pause := time.NewTimer(d.retry.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return fmt.Errorf("db: transaction abandoned after %d tries: %w (last try: %w)", attempt, ctx.Err(), err)
+		case <-pause.C:
+		}
+	}
+}
+
+// runTx makes one try of fn in a transaction.
+func (d *DB) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := d.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("db: begin transaction: %w", err)
+	}
+	// Rolls back when fn fails or panics; a no-op (sql.ErrTxDone) after
+	// Commit, which closes the transaction whether it succeeds or not.
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("db: commit: %w", err)
+	}
+	return nil
+}
+
+// PostgreSQL SQLSTATEs, Appendix A of the PostgreSQL manual.
+const (
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+	pgUniqueViolation      = "23505"
+)
+
+// isRetryable reports whether err means "the same transaction may succeed if
+// tried again".
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == pgSerializationFailure || pgErr.Code == pgDeadlockDetected
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		// Extended result codes are on; the primary code is the low byte.
+		switch liteErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint or primary-key
+// violation: PostgreSQL SQLSTATE 23505, SQLite SQLITE_CONSTRAINT_UNIQUE or
+// SQLITE_CONSTRAINT_PRIMARYKEY.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == pgUniqueViolation
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,236 @@
+package db_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"eidp/internal/db"
+	"eidp/internal/testenv"
+)
+
+func counterDB(t *testing.T, url string) *db.DB {
+	t.Helper()
+	d := open(t, url)
+	mustExec(t, d, `CREATE TABLE counter (id INTEGER NOT NULL PRIMARY KEY, n BIGINT NOT NULL)`)
+	mustExec(t, d, `INSERT INTO counter (id, n) VALUES (1, 0)`)
+	return d
+}
+
+// increment reads the counter and writes it back plus one: a lost update
+// waiting to happen unless transactions are serializable.
+func increment(ctx context.Context, tx *sql.Tx) error {
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT n FROM counter WHERE id = 1`).Scan(&n); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE counter SET n = $1 WHERE id = 1`, n+1)
+	return err
+}
+
+func TestInTxReadModifyWriteLosesNoUpdate(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, tdb testenv.Database) {
+		d := counterDB(t, tdb.URL)
+		ctx := testCtx(t)
+		const workers, each = 8, 25
+		var (
+			wg    sync.WaitGroup
+			calls atomic.Int64
+		)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					err := d.InTx(ctx, func(tx *sql.Tx) error {
+						calls.Add(1)
+						return increment(ctx, tx)
+					})
+					if err != nil {
+						t.Errorf("InTx: %v", err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != workers*each {
+			t.Errorf("counter = %d, want %d", n, workers*each)
+		}
+		t.Logf("%d increments took %d tries", workers*each, calls.Load())
+	})
+}
+
+// Two transactions read the same row, then both write it: PostgreSQL fails
+// the second writer with 40001, and InTx runs it again on fresh data.
+func TestInTxRetriesPostgresSerializationFailure(t *testing.T) {
+	t.Parallel()
+	d := counterDB(t, testenv.Postgres(t))
+	ctx := testCtx(t)
+
+	var (
+		bothRead  sync.WaitGroup
+		calls     atomic.Int64
+		conflicts atomic.Int64
+		wg        sync.WaitGroup
+	)
+	bothRead.Add(2)
+	for range 2 {
+		wg.Go(func() {
+			first := true
+			err := d.InTx(ctx, func(tx *sql.Tx) error {
+				calls.Add(1)
+				var n int64
+				if err := tx.QueryRowContext(ctx, `SELECT n FROM counter WHERE id = 1`).Scan(&n); err != nil {
+					return err
+				}
+				if first {
+					first = false
+					bothRead.Done()
+					bothRead.Wait()
+				}
+				_, err := tx.ExecContext(ctx, `UPDATE counter SET n = $1 WHERE id = 1`, n+1)
+				var pgErr *pgconn.PgError
+				if errors.As(err, &pgErr) && pgErr.Code == "40001" {
+					conflicts.Add(1)
+				}
+				return err
+			})
+			if err != nil {
+				t.Errorf("InTx: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != 2 {
+		t.Errorf("counter = %d, want 2", n)
+	}
+	if conflicts.Load() != 1 || calls.Load() != 3 {
+		t.Errorf("%d serialization failures in %d tries, want 1 in 3", conflicts.Load(), calls.Load())
+	}
+}
+
+// Another process holds SQLite's write lock longer than busy_timeout:
+// BEGIN fails with SQLITE_BUSY, and InTx keeps trying until the lock is free.
+func TestInTxRetriesSQLiteBusy(t *testing.T) {
+	// Not parallel: SetSQLiteBusyTimeout changes a package default.
+	db.SetSQLiteBusyTimeout(t, 50)
+	url := testenv.SQLite(t)
+	d := counterDB(t, url)
+	ctx := testCtx(t)
+
+	holder := open(t, url)
+	lock, err := holder.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	if _, err := lock.ExecContext(ctx, `UPDATE counter SET n = n + 100 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+
+	if tx, err := d.BeginTx(ctx, nil); err == nil {
+		tx.Rollback()
+		t.Fatal("began a write transaction while another connection holds the write lock")
+	} else {
+		t.Logf("without retry: %v", err)
+	}
+
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		if err := lock.Commit(); err != nil {
+			t.Errorf("commit the lock holder: %v", err)
+		}
+		close(released)
+	}()
+	if err := d.InTx(ctx, func(tx *sql.Tx) error { return increment(ctx, tx) }); err != nil {
+		t.Fatalf("InTx while the database was busy: %v", err)
+	}
+	<-released
+	if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != 101 {
+		t.Errorf("counter = %d, want 101 (the holder's 100, then our 1)", n)
+	}
+}
+
+func TestInTxGivesUpAfterBoundedTries(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, tdb testenv.Database) {
+		d := open(t, tdb.URL)
+		db.SetRetryPause(d, time.Millisecond)
+		serializationFailure := &pgconn.PgError{Code: "40001", Message: "could not serialize access"}
+		var calls int
+		err := d.InTx(testCtx(t), func(*sql.Tx) error {
+			calls++
+			return serializationFailure
+		})
+		if !errors.Is(err, serializationFailure) {
+			t.Errorf("InTx = %v, want the last serialization failure", err)
+		}
+		if calls != db.TxAttempts {
+			t.Errorf("fn ran %d times, want %d", calls, db.TxAttempts)
+		}
+	})
+}
+
+func TestInTxStopsRetryingWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	d := open(t, testenv.SQLite(t))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	var calls int
+	err := d.InTx(ctx, func(*sql.Tx) error {
+		calls++
+		cancel()
+		return &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}
+	})
+	if !errors.Is(err, context.Canceled) || calls != 1 {
+		t.Errorf("InTx = %v after %d tries, want context.Canceled after 1", err, calls)
+	}
+}
+
+func TestInTxRollsBackOnErrorAndPanic(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, tdb testenv.Database) {
+		d := counterDB(t, tdb.URL)
+		ctx := testCtx(t)
+		errRefused := errors.New("refused")
+
+		var calls int
+		err := d.InTx(ctx, func(tx *sql.Tx) error {
+			calls++
+			if err := increment(ctx, tx); err != nil {
+				return err
+			}
+			return errRefused
+		})
+		if !errors.Is(err, errRefused) || calls != 1 {
+			t.Errorf("InTx = %v after %d tries, want errRefused after 1 (no retry)", err, calls)
+		}
+
+		func() {
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Errorf("recovered %v, want the panic to pass through", r)
+				}
+			}()
+			d.InTx(ctx, func(tx *sql.Tx) error {
+				if err := increment(ctx, tx); err != nil {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+
+		if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != 0 {
+			t.Errorf("counter = %d after failed transactions, want 0", n)
+		}
+		if inUse := d.Stats().InUse; inUse != 0 {
+			t.Errorf("%d connections still in use", inUse)
+		}
+	})
+}
