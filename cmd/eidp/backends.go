@@ -59,12 +59,14 @@ func openPKCS11(ctx context.Context, cfg *config.Config, log *slog.Logger) (hsm.
 	}
 	km, err := pkcs11.Open(ctx, pkcs11.Options{Module: cfg.PKCS11Module, TokenLabel: cfg.PKCS11Token, PIN: pin, Sessions: cfg.PKCS11Sessions})
 	if err != nil {
-		setting := "pkcs11_token"
+		setting := "key_backend" // e.g. a build without cgo
 		switch {
 		case errors.Is(err, hsm.ErrAuth):
 			setting = "pkcs11_pin_file"
-		case errors.Is(err, hsm.ErrUnavailable):
-			setting = "key_backend"
+		case errors.Is(err, pkcs11.ErrTokenNotFound):
+			setting = "pkcs11_token"
+		case errors.Is(err, pkcs11.ErrModule):
+			setting = "pkcs11_module"
 		}
 		return nil, &config.SettingError{Setting: setting, Err: err}
 	}

@@ -204,6 +204,11 @@ func TestBadConfigStopsTheStartWithOneLineNamingTheSetting(t *testing.T) {
 	module := filepath.Join(dir, "module.so")
 	os.WriteFile(module, nil, 0o600)
 	data := "EIDP_DATA_DIR=" + t.TempDir()
+	tok := testenv.SoftHSM(t)
+	hsmEnv := func(label, pin string) []string {
+		return []string{data, "EIDP_KEY_BACKEND=pkcs11", "EIDP_PKCS11_MODULE=" + tok.Module, "EIDP_PKCS11_TOKEN=" + label,
+			"EIDP_PKCS11_PIN=" + pin, "SOFTHSM2_CONF=" + tok.Conf}
+	}
 	cases := []struct {
 		name string
 		env  []string
@@ -216,6 +221,9 @@ func TestBadConfigStopsTheStartWithOneLineNamingTheSetting(t *testing.T) {
 		{"database URL of an unknown kind", []string{data, "EIDP_DATABASE_URL=mysql://localhost/eidp"}, nil, "setting database_url"},
 		{"unreachable database", []string{data, "EIDP_DATABASE_URL=postgres://eidp:hunter2@/eidp?host=" + dir + "&connect_timeout=2", "EIDP_DB_CONNECT_TIMEOUT=2s"}, nil, "setting database_url"},
 		{"unreadable PIN file", []string{data, "EIDP_KEY_BACKEND=pkcs11", "EIDP_PKCS11_MODULE=" + module, "EIDP_PKCS11_TOKEN=t", "EIDP_PKCS11_PIN_FILE=" + filepath.Join(dir, "no-such-pin")}, nil, "setting pkcs11_pin_file"},
+		{"a token label the HSM does not have", hsmEnv("no-such-token", tok.PIN), nil, "setting pkcs11_token"},
+		{"a wrong PIN", hsmEnv(tok.Label, "hunter2"), nil, "setting pkcs11_pin_file"},
+		{"a file that is not a PKCS#11 module", append(hsmEnv(tok.Label, tok.PIN), "EIDP_PKCS11_MODULE="+module), nil, "setting pkcs11_module"},
 		{"production with the soft backend", []string{data, "EIDP_ENV=production", "EIDP_ISSUER=https://id.example"}, nil, "setting key_backend"},
 		{"production over plain HTTP", []string{data, "EIDP_ENV=production", "EIDP_ALLOW_SOFT_KEYS=true"}, nil, "setting issuer"},
 	}
