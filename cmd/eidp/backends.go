@@ -109,8 +109,9 @@ func hsmObserver(reg prometheus.Registerer, backend string) hsm.Observer {
 	}
 }
 
-// openDatabase connects and brings the schema up to date.
-func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*db.DB, error) {
+// openDatabase connects to the database. It logs nothing: a start that fails
+// here prints one line, the error.
+func openDatabase(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, &config.SettingError{Setting: "data_dir", Err: err}
@@ -126,21 +127,23 @@ func openDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, mig
 	if err != nil {
 		return nil, &config.SettingError{Setting: "database_url", Err: err}
 	}
-	if !migrate {
-		return d, nil
-	}
+	return d, nil
+}
+
+// migrateDatabase brings the schema up to date, or refuses a schema newer
+// than this binary.
+func migrateDatabase(ctx context.Context, d *db.DB, log *slog.Logger) error {
 	applied, err := d.Migrate(ctx)
+	if errors.Is(err, db.ErrSchemaTooNew) {
+		return &config.SettingError{Setting: "database_url", Err: err}
+	}
 	if err != nil {
-		d.Close()
-		if errors.Is(err, db.ErrSchemaTooNew) {
-			return nil, &config.SettingError{Setting: "database_url", Err: err}
-		}
-		return nil, fmt.Errorf("database migration: %w", err)
+		return fmt.Errorf("database migration: %w", err)
 	}
 	for _, m := range applied {
 		log.Info("applied database migration", "version", m.Version, "name", m.Name)
 	}
-	return d, nil
+	return nil
 }
 
 func newLogger(cfg *config.Config, w *os.File) *slog.Logger {

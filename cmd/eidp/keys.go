@@ -58,7 +58,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	log := newLogger(cfg, os.Stderr)
-	d, err := openDatabase(ctx, cfg, log, true)
+	d, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -68,6 +68,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer km.Close()
+	if err := migrateDatabase(ctx, d, log); err != nil {
+		return err
+	}
 	ring := keyring.New(d, km)
 
 	switch sub {

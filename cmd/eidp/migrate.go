@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"eidp/internal/config"
 	"eidp/internal/db"
 )
 
@@ -21,11 +22,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(rest) > 0 && !status {
 		return fmt.Errorf("%w: eidp migrate [status] [flags], not %q", errUsage, rest)
 	}
-	d, err := openDatabase(ctx, cfg, log, !status)
+	d, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
+	if status {
+		if err := d.CheckSchema(ctx); err != nil {
+			return &config.SettingError{Setting: "database_url", Err: err}
+		}
+	} else if err := migrateDatabase(ctx, d, log); err != nil {
+		return err
+	}
 	current, latest, err := d.Status(ctx)
 	if err != nil {
 		return err

@@ -37,18 +37,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ConstLabels: prometheus.Labels{"version": versionString()},
 	}, func() float64 { return 1 }))
 
-	database, err := openDatabase(ctx, cfg, log, true)
+	// Connect to everything before logging anything, so that a bad setting
+	// stops the start with one line.
+	database, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer database.Close()
 	reg.MustRegister(collectors.NewDBStatsCollector(database.DB, "eidp"))
-
 	km, err := openKeys(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
 	defer km.Close()
+	if err := migrateDatabase(ctx, database, log); err != nil {
+		return err
+	}
 
 	ring := keyring.New(database, km)
 	key, created, err := ring.Ensure(ctx, keyring.OIDCSigning)

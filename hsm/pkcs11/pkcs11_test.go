@@ -42,28 +42,31 @@ func openBackend(t testing.TB, opts Options) *Backend {
 func TestConformance(t *testing.T) {
 	tok := testenv.SoftHSM(t)
 	opts := optionsFor(tok)
-	hsmtest.Run(t, hsmtest.Harness{
-		Open: func(t *testing.T) hsm.KeyManager {
-			t.Helper()
-			b, err := Open(t.Context(), opts)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			return b
-		},
-		OpenWithWrongCredential: func(t *testing.T) error {
-			wrong := opts
-			wrong.PIN = "not-" + tok.PIN
-			b, err := Open(t.Context(), wrong)
-			if err == nil {
-				b.Close()
-				return nil
-			}
-			if strings.Contains(err.Error(), wrong.PIN) {
-				t.Errorf("the error for a wrong PIN contains the PIN: %v", err)
-			}
-			return err
-		},
+	// Named after the backend so that the test script can report which backends the suite ran on.
+	t.Run("softhsm2", func(t *testing.T) {
+		hsmtest.Run(t, hsmtest.Harness{
+			Open: func(t *testing.T) hsm.KeyManager {
+				t.Helper()
+				b, err := Open(t.Context(), opts)
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				return b
+			},
+			OpenWithWrongCredential: func(t *testing.T) error {
+				wrong := opts
+				wrong.PIN = "not-" + tok.PIN
+				b, err := Open(t.Context(), wrong)
+				if err == nil {
+					b.Close()
+					return nil
+				}
+				if strings.Contains(err.Error(), wrong.PIN) {
+					t.Errorf("the error for a wrong PIN contains the PIN: %v", err)
+				}
+				return err
+			},
+		})
 	})
 }
 

@@ -34,15 +34,18 @@ func open(t *testing.T, dir string, master []byte) *soft.Soft {
 func TestConformance(t *testing.T) {
 	dir := t.TempDir()
 	master := newMasterKey()
-	hsmtest.Run(t, hsmtest.Harness{
-		Open: func(t *testing.T) hsm.KeyManager { return open(t, dir, master) },
-		OpenWithWrongCredential: func(t *testing.T) error {
-			s, err := soft.Open(t.Context(), soft.Options{Dir: dir, MasterKey: newMasterKey()})
-			if err == nil {
-				s.Close()
-			}
-			return err
-		},
+	// Named after the backend so that the test script can report which backends the suite ran on.
+	t.Run("soft", func(t *testing.T) {
+		hsmtest.Run(t, hsmtest.Harness{
+			Open: func(t *testing.T) hsm.KeyManager { return open(t, dir, master) },
+			OpenWithWrongCredential: func(t *testing.T) error {
+				s, err := soft.Open(t.Context(), soft.Options{Dir: dir, MasterKey: newMasterKey()})
+				if err == nil {
+					s.Close()
+				}
+				return err
+			},
+		})
 	})
 }
 
