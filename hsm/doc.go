@@ -5,7 +5,9 @@
 //
 // Backends live in sub-packages: hsm/pkcs11 (any PKCS#11 token, addressed by
 // RFC 7512 URIs) and hsm/soft (keys sealed in files, for development only).
-// hsm/hsmtest is the conformance suite both must pass. JOSE signing goes
-// through OpaqueSigner so that go-jose and zitadel/oidc sign with backend keys
-// unchanged.
+// hsm/hsmtest is the conformance suite both must pass; hsm/keyring records
+// which key serves which role. JOSE signing goes through OpaqueSigner so that
+// go-jose and zitadel/oidc sign with backend keys unchanged, and Observe
+// wraps a backend to measure every operation (latency and errors, for
+// metrics).
 package hsm
