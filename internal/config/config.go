@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -53,6 +55,23 @@ type Config struct {
 	MaxBodyBytes      int64
 
 	MetricsAddr string
+
+	WebAuthnRPID               string
+	WebAuthnOrigins            string
+	PasskeyAttestation         string
+	PasskeyAAGUIDAllow         string
+	PasskeyAAGUIDDeny          string
+	PasskeyAllowZeroAAGUID     bool
+	PasskeyAllowSynced         bool
+	PasskeySignCountRegression string
+	SessionIdleTimeout         time.Duration
+	SessionAbsoluteTimeout     time.Duration
+	CivilRegister              string
+	AllowDemoRegister          bool
+	ProofingMaxFailures        int
+	ProofingMaxFailuresPerAddr int
+	ProofingWindow             time.Duration
+	ProofingLockout            time.Duration
 }
 
 // Defaults returns the settings that run on a laptop: SQLite and soft keys
@@ -78,6 +97,18 @@ func Defaults() *Config {
 		ShutdownTimeout:   30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		MaxBodyBytes:      1 << 20,
+
+		PasskeyAttestation:         "none",
+		PasskeyAllowZeroAAGUID:     true,
+		PasskeyAllowSynced:         true,
+		PasskeySignCountRegression: "block",
+		SessionIdleTimeout:         30 * time.Minute,
+		SessionAbsoluteTimeout:     12 * time.Hour,
+		CivilRegister:              "demo",
+		ProofingMaxFailures:        5,
+		ProofingMaxFailuresPerAddr: 20,
+		ProofingWindow:             15 * time.Minute,
+		ProofingLockout:            30 * time.Minute,
 	}
 }
 
@@ -116,4 +147,44 @@ func joinData(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// RPID is the WebAuthn relying-party ID: webauthn_rp_id, or the issuer's host.
+func (c *Config) RPID() string {
+	if c.WebAuthnRPID != "" {
+		return c.WebAuthnRPID
+	}
+	if u, err := url.Parse(c.Issuer); err == nil {
+		return u.Hostname()
+	}
+	return ""
+}
+
+// Origins are the exact origins passkey ceremonies may come from:
+// webauthn_origins (comma-separated), or the issuer's origin.
+func (c *Config) Origins() []string {
+	if c.WebAuthnOrigins != "" {
+		var out []string
+		for _, o := range strings.Split(c.WebAuthnOrigins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				out = append(out, strings.TrimRight(o, "/"))
+			}
+		}
+		return out
+	}
+	if u, err := url.Parse(c.Issuer); err == nil {
+		return []string{u.Scheme + "://" + u.Host}
+	}
+	return nil
+}
+
+// AAGUIDs splits a comma-separated AAGUID list setting.
+func AAGUIDs(list string) []string {
+	var out []string
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -104,6 +104,12 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 			[]string{"pkcs11_module", "no such file"}, "pkcs11_module"},
 		{"a bad duration in the environment is rejected", nil, []string{"EIDP_READ_TIMEOUT=soon"},
 			[]string{"read_timeout", "not a duration"}, "read_timeout"},
+		{"production refuses the demo civil register", []string{"--env", "production", "--allow-insecure-http", "--allow-soft-keys"}, nil,
+			[]string{"civil_register", "synthetic people"}, "civil_register"},
+		{"a passkey origin outside the relying-party ID is rejected", []string{"--webauthn-rp-id", "id.example.gov", "--webauthn-origins", "https://evil.example"}, nil,
+			[]string{"webauthn_origins", "not within the relying-party ID"}, "webauthn_origins"},
+		{"an IP address as relying-party ID is rejected", []string{"--issuer", "http://127.0.0.1:8080"}, nil,
+			[]string{"webauthn_rp_id", "IP address"}, "webauthn_rp_id"},
 		{"only one of the TLS files is rejected", []string{"--tls-cert-file", module}, nil,
 			[]string{"tls_cert_file", "both"}, "tls_cert_file"},
 	}
@@ -134,7 +140,7 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 }
 
 func TestProductionOverridesAreExplicit(t *testing.T) {
-	c, err := load(t, []string{"--env", "production", "--allow-insecure-http", "--allow-soft-keys"}, nil)
+	c, err := load(t, []string{"--env", "production", "--allow-insecure-http", "--allow-soft-keys", "--allow-demo-register"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,6 +123,52 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"webauthn_rp_id", func(c *Config) string {
+		rp := c.RPID()
+		if rp == "" {
+			return "cannot derive a relying-party ID from the issuer; set webauthn_rp_id"
+		}
+		if net.ParseIP(strings.Trim(rp, "[]")) != nil {
+			return fmt.Sprintf("%q is an IP address; WebAuthn needs a domain name (use localhost for development)", rp)
+		}
+		return ""
+	}},
+	{"webauthn_origins", func(c *Config) string {
+		rp := c.RPID()
+		for _, o := range c.Origins() {
+			u, err := url.Parse(o)
+			if err != nil || u.Host == "" || u.Path != "" || (u.Scheme != "https" && !(u.Scheme == "http" && u.Hostname() == "localhost")) {
+				return fmt.Sprintf("%q is not an origin (https://host[:port]; http only for localhost)", o)
+			}
+			// WebAuthn §5.1.3: the RP ID must be the origin's host or a registrable suffix of it.
+			if h := u.Hostname(); h != rp && !strings.HasSuffix(h, "."+rp) {
+				return fmt.Sprintf("origin %q is not within the relying-party ID %q", o, rp)
+			}
+		}
+		return ""
+	}},
+	{"passkey_attestation", func(c *Config) string { return oneOf(c.PasskeyAttestation, "none", "indirect", "direct") }},
+	{"passkey_sign_count_regression", func(c *Config) string { return oneOf(c.PasskeySignCountRegression, "block", "flag") }},
+	{"session_idle_timeout", func(c *Config) string { return positive(int(c.SessionIdleTimeout)) }},
+	{"session_absolute_timeout", func(c *Config) string {
+		if c.SessionAbsoluteTimeout < c.SessionIdleTimeout {
+			return "must be at least session_idle_timeout"
+		}
+		return ""
+	}},
+	{"civil_register", func(c *Config) string {
+		if m := oneOf(c.CivilRegister, "demo"); m != "" {
+			return m + " (only the demo register exists so far)"
+		}
+		if c.Production() && c.CivilRegister == "demo" && !c.AllowDemoRegister {
+			return "production refuses the demo register of synthetic people; connect the real civil register, or set allow_demo_register=true for a staging system"
+		}
+		return ""
+	}},
+	{"proofing_max_failures", func(c *Config) string { return positive(c.ProofingMaxFailures) }},
+	{"proofing_max_failures_per_address", func(c *Config) string { return positive(c.ProofingMaxFailuresPerAddr) }},
+	{"proofing_window", func(c *Config) string { return positive(int(c.ProofingWindow)) }},
+	{"proofing_lockout", func(c *Config) string { return positive(int(c.ProofingLockout)) }},
 	{"metrics_addr", func(c *Config) string {
 		if c.MetricsAddr == "" {
 			return ""
