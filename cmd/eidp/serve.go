@@ -76,6 +76,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", httpx.MetricsHandler(reg))
 	}
+	if err := residentPages(ctx, cfg, database, log, mux); err != nil {
+		return err
+	}
 
 	metrics := httpx.NewMetrics(reg)
 	handler := httpx.Chain(mux,

@@ -38,7 +38,8 @@ CREATE TABLE passkey_credentials (
     created_at         BIGINT  NOT NULL,
     last_used_at       BIGINT,
     blocked_at         BIGINT,
-    blocked_reason     TEXT    NOT NULL DEFAULT ''
+    blocked_reason     TEXT    NOT NULL DEFAULT '',
+    sign_count_regressed_at BIGINT                  -- last time the signature counter went backwards (possible clone)
 );
 CREATE INDEX passkey_credentials_resident ON passkey_credentials (resident_id);
 

@@ -38,7 +38,8 @@ CREATE TABLE passkey_credentials (
     created_at         INTEGER  NOT NULL,
     last_used_at       INTEGER,
     blocked_at         INTEGER,
-    blocked_reason     TEXT    NOT NULL DEFAULT ''
+    blocked_reason     TEXT    NOT NULL DEFAULT '',
+    sign_count_regressed_at INTEGER                  -- last time the signature counter went backwards (possible clone)
 ) STRICT;
 CREATE INDEX passkey_credentials_resident ON passkey_credentials (resident_id);
 

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"eidp/idp/account"
+	"eidp/idp/passkey"
+	"eidp/idp/proofing"
+	"eidp/idp/session"
+	"eidp/internal/config"
+	"eidp/internal/db"
+	"eidp/web"
+)
+
+// civilRegisters is the one place where register names map to constructors.
+var civilRegisters = map[string]func() (proofing.CivilRegister, error){
+	"demo": func() (proofing.CivilRegister, error) { return proofing.DemoRegister() },
+}
+
+// residentPages wires proofing, accounts, sessions and passkeys into the
+// resident-facing pages and registers them on mux.
+func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger, mux *http.ServeMux) error {
+	open, ok := civilRegisters[cfg.CivilRegister]
+	if !ok {
+		return &config.SettingError{Setting: "civil_register", Msg: fmt.Sprintf("unknown register %q", cfg.CivilRegister)}
+	}
+	register, err := open()
+	if err != nil {
+		return &config.SettingError{Setting: "civil_register", Err: err}
+	}
+	if cfg.CivilRegister == "demo" {
+		log.Warn("using the DEMO civil register of synthetic people — for development and tests only")
+	}
+	policy, err := passkeyPolicy(cfg)
+	if err != nil {
+		return err
+	}
+	passkeys, err := passkey.New(d, passkey.Config{
+		RPID:          cfg.RPID(),
+		RPDisplayName: "City eID",
+		Origins:       cfg.Origins(),
+		Policy:        policy,
+	})
+	if err != nil {
+		return &config.SettingError{Setting: "webauthn_rp_id", Err: err}
+	}
+	secure := httpsIssuer(cfg)
+	pages, err := web.New(web.Deps{
+		DB: d,
+		Proofer: proofing.NewProofer(d, register, proofing.Limits{
+			MaxFailuresPerIdentity: cfg.ProofingMaxFailures,
+			MaxFailuresPerAddress:  cfg.ProofingMaxFailuresPerAddr,
+			Window:                 cfg.ProofingWindow,
+			Lockout:                cfg.ProofingLockout,
+		}),
+		Accounts: account.NewStore(d),
+		Sessions: session.NewManager(d, session.Options{
+			IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Secure: secure,
+		}),
+		Passkeys: passkeys,
+		Log:      log,
+	}, web.Options{Secure: secure})
+	if err != nil {
+		return err
+	}
+	pages.Register(mux)
+	return nil
+}
+
+func passkeyPolicy(cfg *config.Config) (passkey.Policy, error) {
+	p := passkey.Policy{
+		Attestation:           cfg.PasskeyAttestation,
+		DenyZeroAAGUID:        !cfg.PasskeyAllowZeroAAGUID,
+		DenyBackupEligible:    !cfg.PasskeyAllowSynced,
+		OnSignCountRegression: cfg.PasskeySignCountRegression,
+	}
+	for _, list := range []struct {
+		setting string
+		value   string
+		into    *[]uuid.UUID
+	}{
+		{"passkey_aaguid_allow", cfg.PasskeyAAGUIDAllow, &p.AAGUIDAllow},
+		{"passkey_aaguid_deny", cfg.PasskeyAAGUIDDeny, &p.AAGUIDDeny},
+	} {
+		for _, a := range config.AAGUIDs(list.value) {
+			id, err := uuid.Parse(strings.TrimSpace(a))
+			if err != nil {
+				return p, &config.SettingError{Setting: list.setting, Msg: fmt.Sprintf("%q is not an AAGUID (a UUID)", a)}
+			}
+			*list.into = append(*list.into, id)
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,255 @@
+package web
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+
+	"eidp/idp/account"
+	"eidp/idp/passkey"
+	"eidp/idp/proofing"
+	"eidp/idp/session"
+)
+
+// accountView is the account page's data.
+type accountView struct {
+	Resident       account.Resident
+	DisplayName    string
+	IDNumber       string // masked
+	Passkeys       []passkeyView
+	OnlyOnePasskey bool
+	Sessions       []sessionView
+	Activity       []account.Event
+	CodesLeft      int
+}
+
+type passkeyView struct {
+	passkey.Credential
+	ID string
+}
+
+type sessionView struct {
+	session.Session
+	Current bool
+}
+
+// requireSession returns the live session or sends the browser to log in.
+func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (session.Session, bool) {
+	sess, err := s.Sessions.Get(r.Context(), r)
+	if err != nil {
+		if !errors.Is(err, session.ErrNoSession) {
+			s.Log.ErrorContext(r.Context(), "session lookup", "error", err)
+		}
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return sess, false
+	}
+	return sess, true
+}
+
+// maskIDNumber shows enough of the card number to recognise it, not to copy
+// it from a shoulder: "A123***(4)".
+func maskIDNumber(n string) string {
+	f := proofing.FormatIDNumber(n)
+	if len(f) < 7 {
+		return f
+	}
+	// Keep the letters and the first three digits, hide the other three.
+	i := 0
+	for i < len(f) && f[i] >= 'A' && f[i] <= 'Z' {
+		i++
+	}
+	if i+6 > len(f) {
+		return f
+	}
+	return f[:i+3] + "***" + f[i+6:]
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	var notice string
+	switch r.URL.Query().Get("done") {
+	case "added":
+		notice = s.message(r, "passkey.added_ok")
+	case "recovered":
+		notice = s.message(r, "recover.done")
+	case "revoked":
+		notice = s.message(r, "session.revoked_ok")
+	}
+	s.renderAccount(w, r, sess, notice)
+}
+
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess session.Session, notice string) {
+	ctx := r.Context()
+	resident, err := s.Accounts.Get(ctx, sess.ResidentID)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "account page", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	creds, err := s.Passkeys.List(ctx, resident.ID)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "account page: passkeys", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	sessions, err := s.Sessions.List(ctx, resident.ID)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "account page: sessions", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	activity, err := s.Accounts.Activity(ctx, resident.ID, 20)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "account page: activity", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	left, err := s.Accounts.RecoveryCodesLeft(ctx, resident.ID)
+	if err != nil {
+		s.Log.ErrorContext(ctx, "account page: recovery codes", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	lang := negotiateLanguage(r)
+	v := accountView{Resident: resident, DisplayName: resident.DisplayName(lang), IDNumber: maskIDNumber(resident.IDNumber),
+		Activity: activity, CodesLeft: left}
+	usable := 0
+	for _, c := range creds {
+		v.Passkeys = append(v.Passkeys, passkeyView{Credential: c, ID: c.IDString()})
+		if c.BlockedAt.IsZero() {
+			usable++
+		}
+	}
+	v.OnlyOnePasskey = usable <= 1
+	for _, x := range sessions {
+		v.Sessions = append(v.Sessions, sessionView{Session: x, Current: x.ID == sess.ID})
+	}
+	s.render(w, r, http.StatusOK, "account", page{Lang: lang, Title: "account.title", Notice: notice, Data: v})
+}
+
+// credentialID decodes the form's credential ID.
+func credentialID(v string) ([]byte, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	return b, err == nil && len(b) > 0 && len(b) <= 1023
+}
+
+func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	id, ok := credentialID(r.PostFormValue("id"))
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "err.bad_request")
+		return
+	}
+	ctx := r.Context()
+	err := s.Passkeys.Rename(ctx, sess.ResidentID, id, r.PostFormValue("nickname"))
+	if err == nil {
+		err = s.Accounts.Record(ctx, sess.ResidentID, account.KindPasskeyRenamed, nil)
+	}
+	s.afterAction(w, r, err, "")
+}
+
+func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	id, ok := credentialID(r.PostFormValue("id"))
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, "err.bad_request")
+		return
+	}
+	ctx := r.Context()
+	err := s.Passkeys.Remove(ctx, sess.ResidentID, id, false)
+	if errors.Is(err, passkey.ErrLastCredential) {
+		s.renderAccount(w, r, sess, s.message(r, "passkey.remove_last"))
+		return
+	}
+	if err == nil {
+		err = s.Accounts.Record(ctx, sess.ResidentID, account.KindPasskeyRemoved, nil)
+	}
+	s.afterAction(w, r, err, "")
+}
+
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	target := r.PostFormValue("id")
+	err := s.Sessions.Revoke(ctx, sess.ResidentID, target)
+	if err == nil {
+		err = s.Accounts.Record(ctx, sess.ResidentID, account.KindSessionRevoked, nil)
+	}
+	if target == sess.ID && err == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	s.afterAction(w, r, err, "revoked")
+}
+
+func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	n, err := s.Sessions.RevokeAll(ctx, sess.ResidentID, sess.ID)
+	if err == nil && n > 0 {
+		err = s.Accounts.Record(ctx, sess.ResidentID, account.KindSessionRevoked, nil)
+	}
+	s.afterAction(w, r, err, "revoked")
+}
+
+func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	codes, err := s.Accounts.NewRecoveryCodes(ctx, sess.ResidentID)
+	if err != nil {
+		s.afterAction(w, r, err, "")
+		return
+	}
+	s.render(w, r, http.StatusOK, "codes", page{Title: "codes.title", Data: codes})
+}
+
+// afterAction sends the browser back to the account page (POST → redirect →
+// GET), or shows an error.
+func (s *Server) afterAction(w http.ResponseWriter, r *http.Request, err error, done string) {
+	switch {
+	case err == nil:
+		target := "/account"
+		if done != "" {
+			target += "?done=" + done
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+	case errors.Is(err, passkey.ErrNotFound), errors.Is(err, session.ErrNoSession):
+		s.errorPage(w, r, http.StatusNotFound, "error.not_found")
+	default:
+		s.Log.ErrorContext(r.Context(), "account action", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+	}
+}

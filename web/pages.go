@@ -1,0 +1,259 @@
+package web
+
+import (
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"eidp/idp/account"
+	"eidp/idp/proofing"
+	"eidp/idp/session"
+)
+
+func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "welcome", page{Title: "welcome.title"})
+}
+
+// identityForm is what the register and recover forms send back to the page
+// after an error (never the recovery code).
+type identityForm struct {
+	IDNumber, BirthDate, Name string
+	Recover                   bool
+}
+
+func (s *Server) registerForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "register", page{Title: "register.title", Data: identityForm{}})
+}
+
+// parseForm reads a small urlencoded form and checks its CSRF token. It
+// answers the request itself when it returns false.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, s.maxForms)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, "err.bad_request")
+		return false
+	}
+	if !checkCSRF(r) {
+		s.errorPage(w, r, http.StatusForbidden, "err.csrf")
+		return false
+	}
+	return true
+}
+
+// proof runs identity proofing on the form and returns the register record,
+// or the translated message to show.
+func (s *Server) proof(r *http.Request, f identityForm) (proofing.Record, string) {
+	switch {
+	case strings.TrimSpace(f.BirthDate) == "":
+		return proofing.Record{}, "err.birthdate"
+	case strings.TrimSpace(f.Name) == "":
+		return proofing.Record{}, "err.name"
+	}
+	rec, err := s.Proofer.Proof(r.Context(), proofing.Query{IDNumber: f.IDNumber, BirthDate: f.BirthDate, Name: f.Name}, clientAddr(r))
+	var locked *proofing.LockedError
+	switch {
+	case err == nil:
+		return rec, ""
+	case errors.As(err, &locked):
+		return rec, s.message(r, "err.locked", "minutes", int(math.Ceil(locked.RetryAfter.Minutes())))
+	case errors.Is(err, proofing.ErrIDNumberFormat):
+		return rec, "err.idnumber_format"
+	case errors.Is(err, proofing.ErrIDNumberCheckDigit):
+		return rec, "err.idnumber_check"
+	case errors.Is(err, proofing.ErrNotVerified):
+		return rec, "err.not_verified"
+	}
+	s.Log.ErrorContext(r.Context(), "identity proofing failed", "error", err)
+	return rec, "err.generic"
+}
+
+func formOf(r *http.Request) identityForm {
+	return identityForm{
+		IDNumber:  r.PostFormValue("id_number"),
+		BirthDate: r.PostFormValue("birth_date"),
+		Name:      r.PostFormValue("name"),
+	}
+}
+
+// messageOrKey translates keys; proof returns some messages already translated.
+func (s *Server) messageOrKey(r *http.Request, m string) string {
+	if strings.HasPrefix(m, "err.") {
+		return s.message(r, m)
+	}
+	return m
+}
+
+func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	f := formOf(r)
+	rec, msg := s.proof(r, f)
+	if msg != "" {
+		s.render(w, r, http.StatusUnprocessableEntity, "register", page{Title: "register.title", Error: s.messageOrKey(r, msg), Data: f})
+		return
+	}
+	ctx := r.Context()
+	resident, err := s.Accounts.Create(ctx, profileOf(rec), string(proofing.Substantial))
+	if errors.Is(err, account.ErrAlreadyRegistered) {
+		// One account per identity. An account whose registration was
+		// abandoned before its first passkey may be completed; any other
+		// goes to recovery, never to a second account.
+		resident, err = s.Accounts.ByIDNumber(ctx, rec.IDNumber)
+		if err == nil {
+			creds, lerr := s.Passkeys.List(ctx, resident.ID)
+			if lerr != nil {
+				err = lerr
+			} else if len(creds) > 0 {
+				s.render(w, r, http.StatusConflict, "recover", page{Title: "recover.title",
+					Error: s.message(r, "err.already_registered"), Data: identityForm{Recover: true}})
+				return
+			}
+		}
+	}
+	if err == nil {
+		err = s.flows.start(ctx, s.flow(w, r), purposeRegister, resident.ID)
+	}
+	if err != nil {
+		s.Log.ErrorContext(ctx, "registration", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	http.Redirect(w, r, "/register/passkey", http.StatusSeeOther)
+}
+
+func profileOf(rec proofing.Record) account.Profile {
+	return account.Profile{IDNumber: rec.IDNumber, Surname: rec.Surname, GivenNames: rec.GivenNames,
+		NameZH: rec.NameZH, BirthDate: rec.BirthDate, Gender: rec.Gender}
+}
+
+// passkeyPage is the page that runs a registration ceremony for a flow.
+type passkeyPage struct {
+	Purpose flowPurpose
+	Heading string // message key
+	Lead    string // message key
+}
+
+func (s *Server) registerPasskey(w http.ResponseWriter, r *http.Request) {
+	s.ceremonyPage(w, r, purposeRegister, "passkey.create_title", "passkey.create_lead")
+}
+
+func (s *Server) recoverPasskey(w http.ResponseWriter, r *http.Request) {
+	s.ceremonyPage(w, r, purposeRecover, "recover.passkey_title", "passkey.create_lead")
+}
+
+func (s *Server) ceremonyPage(w http.ResponseWriter, r *http.Request, p flowPurpose, heading, lead string) {
+	flow, ok := existingFlow(r)
+	if ok {
+		_, err := s.flows.resident(r.Context(), flow, p)
+		ok = err == nil
+	}
+	if !ok {
+		// The proofing step expired or never happened here: start again.
+		target := "/register"
+		if p == purposeRecover {
+			target = "/recover"
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "passkey", page{Title: heading, Data: passkeyPage{Purpose: p, Heading: heading, Lead: lead}})
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.Sessions.Get(r.Context(), r); err == nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "login.title"})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	if err := s.Sessions.Logout(r.Context(), w, r); err != nil && !errors.Is(err, session.ErrNoSession) {
+		s.Log.ErrorContext(r.Context(), "logout", "error", err)
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) recoverForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "recover", page{Title: "recover.title", Data: identityForm{Recover: true}})
+}
+
+func (s *Server) recoverSubmit(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	f := formOf(r)
+	f.Recover = true
+	fail := func(msg string) {
+		s.render(w, r, http.StatusUnprocessableEntity, "recover", page{Title: "recover.title", Error: s.messageOrKey(r, msg), Data: f})
+	}
+	rec, msg := s.proof(r, f)
+	if msg != "" {
+		fail(msg)
+		return
+	}
+	ctx := r.Context()
+	resident, err := s.Accounts.ByIDNumber(ctx, rec.IDNumber)
+	if err == nil {
+		err = s.Accounts.UseRecoveryCode(ctx, resident.ID, r.PostFormValue("code"))
+	}
+	switch {
+	case errors.Is(err, account.ErrNotFound), errors.Is(err, account.ErrBadRecoveryCode):
+		// Same words as any other failure: nothing tells a stranger whether
+		// this identity has an account.
+		fail("err.not_verified")
+		return
+	case err != nil:
+		s.Log.ErrorContext(ctx, "recovery", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	if err := s.flows.start(ctx, s.flow(w, r), purposeRecover, resident.ID); err != nil {
+		s.Log.ErrorContext(ctx, "recovery flow", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	http.Redirect(w, r, "/recover/passkey", http.StatusSeeOther)
+}
+
+func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
+		return
+	}
+	lang, ok := matchLanguage(r.PostFormValue("lang"))
+	if !ok {
+		lang = English
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+// localPath keeps redirects on this site: only absolute paths, no
+// scheme-relative "//host" or backslash tricks.
+func localPath(p string) string {
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(p, "/") ||
+		strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {
+		return "/"
+	}
+	return u.Path
+}
+
+// clientAddr is the peer address used for proofing rate limits. Behind a
+// proxy every request would share one address; trusting X-Forwarded-For
+// needs a configured proxy list, which comes with the deployment guide.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

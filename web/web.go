@@ -1,0 +1,123 @@
+package web
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"eidp/idp/account"
+	"eidp/idp/passkey"
+	"eidp/idp/proofing"
+	"eidp/idp/session"
+	"eidp/internal/db"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Deps are the services the pages use.
+type Deps struct {
+	DB       *db.DB
+	Proofer  *proofing.Proofer
+	Accounts *account.Store
+	Sessions *session.Manager
+	Passkeys *passkey.Service
+	Log      *slog.Logger
+}
+
+// Options tune the pages.
+type Options struct {
+	// Secure marks cookies Secure (the site is served over HTTPS).
+	Secure bool
+}
+
+// Server is the resident-facing web application.
+type Server struct {
+	Deps
+	secure   bool
+	msgs     catalog
+	pages    map[string]*template.Template
+	flows    flows
+	now      func() time.Time
+	static   http.Handler
+	maxJSON  int64
+	maxForms int64
+}
+
+// pageNames are the templates rendered inside layout.html.
+var pageNames = []string{"welcome", "register", "passkey", "codes", "login", "account", "recover", "error"}
+
+// New parses templates and messages; a broken template or a missing
+// translation fails here, at start, not on a resident's phone.
+func New(d Deps, opts Options) (*Server, error) {
+	msgs, err := loadCatalog()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Deps: d, secure: opts.Secure, msgs: msgs, now: time.Now, maxJSON: 64 << 10, maxForms: 16 << 10}
+	s.flows = flows{db: d.DB, now: func() time.Time { return s.now() }}
+	s.pages = map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.static = http.StripPrefix("/static/", cacheStatic(http.FileServerFS(sub)))
+	return s, nil
+}
+
+// Register adds the pages and the ceremony API to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("GET /static/", s.static)
+	mux.HandleFunc("GET /{$}", s.welcome)
+	mux.HandleFunc("GET /register", s.registerForm)
+	mux.HandleFunc("POST /register", s.registerSubmit)
+	mux.HandleFunc("GET /register/passkey", s.registerPasskey)
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /account", s.accountPage)
+	mux.HandleFunc("POST /account/passkeys/rename", s.renamePasskey)
+	mux.HandleFunc("POST /account/passkeys/remove", s.removePasskey)
+	mux.HandleFunc("POST /account/sessions/revoke", s.revokeSession)
+	mux.HandleFunc("POST /account/sessions/revoke-others", s.revokeOtherSessions)
+	mux.HandleFunc("POST /account/recovery-codes", s.newRecoveryCodes)
+	mux.HandleFunc("GET /recover", s.recoverForm)
+	mux.HandleFunc("POST /recover", s.recoverSubmit)
+	mux.HandleFunc("GET /recover/passkey", s.recoverPasskey)
+	mux.HandleFunc("POST /lang", s.switchLanguage)
+
+	mux.HandleFunc("POST /api/passkey/register/options", s.apiRegisterOptions)
+	mux.HandleFunc("POST /api/passkey/register", s.apiRegister)
+	mux.HandleFunc("POST /api/passkey/login/options", s.apiLoginOptions)
+	mux.HandleFunc("POST /api/passkey/login", s.apiLogin)
+	mux.HandleFunc("POST /api/passkey/reauth/options", s.apiReauthOptions)
+	mux.HandleFunc("POST /api/passkey/reauth", s.apiReauth)
+	mux.HandleFunc("/", s.notFound)
+}
+
+// notFound answers unknown paths with a page in the resident's language.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, "error.not_found")
+}
+
+// cacheStatic lets browsers keep assets briefly; they are embedded, so a
+// new binary is the only way they change.
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
