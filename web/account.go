@@ -151,6 +151,10 @@ func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	err := s.Passkeys.Rename(ctx, sess.ResidentID, id, r.PostFormValue("nickname"))
+	if errors.Is(err, passkey.ErrInvalidNickname) {
+		s.renderAccount(w, r, sess, s.message(r, "passkey.bad_nickname"))
+		return
+	}
 	if err == nil {
 		err = s.Accounts.Record(ctx, sess.ResidentID, account.KindPasskeyRenamed, nil)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"eidp/idp/account"
 	"eidp/idp/passkey"
@@ -179,11 +180,9 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 		}
 		result.Redirect = "/account"
 	case purposeRecover:
-		// Lost phone: every other passkey and every session goes.
-		err = s.removeOtherPasskeys(r, residentID, cred)
-		if err == nil {
-			_, err = s.Sessions.RevokeAll(ctx, residentID, "")
-		}
+		// The old passkeys and sessions were revoked when the recovery
+		// code was accepted (POST /recover).
+		err = s.Accounts.Record(ctx, residentID, account.KindPasskeyAdded, map[string]string{"synced": yesNo(cred.BackupEligible), "via": "recovery"})
 		if err == nil {
 			err = s.startSession(w, r, residentID, cred)
 		}
@@ -197,25 +196,6 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.apiOK(w, result)
-}
-
-func (s *Server) removeOtherPasskeys(r *http.Request, residentID string, keep passkey.Credential) error {
-	creds, err := s.Passkeys.List(r.Context(), residentID)
-	if err != nil {
-		return err
-	}
-	for _, c := range creds {
-		if c.IDString() == keep.IDString() {
-			continue
-		}
-		if err := s.Passkeys.Remove(r.Context(), residentID, c.ID, true); err != nil && !errors.Is(err, passkey.ErrNotFound) {
-			return err
-		}
-		if err := s.Accounts.Record(r.Context(), residentID, account.KindPasskeyRemoved, map[string]string{"reason": "recovery"}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // startSession logs the resident in after a passkey ceremony: acr from the
@@ -264,7 +244,15 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	flow, _ := existingFlow(r)
+	started := s.now()
 	cred, err := s.Passkeys.FinishLogin(ctx, flow, req.Response)
+	if errors.Is(err, passkey.ErrCredentialBlocked) && cred.ResidentID != "" && cred.BlockedAt.After(started.Add(-time.Second)) {
+		// The credential was blocked by this very attempt (a clone shows
+		// itself by an old counter): the owner sees it in the activity log.
+		if rerr := s.Accounts.Record(ctx, cred.ResidentID, account.KindPasskeyBlocked, map[string]string{"reason": cred.BlockedReason}); rerr != nil {
+			s.Log.ErrorContext(ctx, "recording a blocked passkey", "error", rerr)
+		}
+	}
 	if err != nil {
 		s.ceremonyFailed(w, r, err, "login")
 		return

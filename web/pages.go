@@ -215,6 +215,19 @@ func (s *Server) recoverSubmit(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
 		return
 	}
+	// The lost phone stops working now, not when the new passkey exists:
+	// every passkey and every session of the account is revoked. The flow
+	// below lets this browser create the replacement.
+	if _, err := s.Passkeys.RemoveAll(ctx, resident.ID); err != nil {
+		s.Log.ErrorContext(ctx, "recovery: revoking passkeys", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
+	if _, err := s.Sessions.RevokeAll(ctx, resident.ID, ""); err != nil {
+		s.Log.ErrorContext(ctx, "recovery: revoking sessions", "error", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
+		return
+	}
 	if err := s.flows.start(ctx, s.flow(w, r), purposeRecover, resident.ID); err != nil {
 		s.Log.ErrorContext(ctx, "recovery flow", "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
