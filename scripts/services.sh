@@ -27,6 +27,7 @@ has_package() {
 	chromium) [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null ;;
 	poppler-utils) command -v pdfsig >/dev/null ;;
 	libnss3-tools) command -v certutil >/dev/null ;;
+	fonts-noto-cjk) ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc >/dev/null 2>&1 ;;
 	*) command -v "$1" >/dev/null ;;
 	esac
 }
