@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"eidp/idp/account"
 	"eidp/idp/proofing"
 	"eidp/idp/session"
+	"eidp/internal/httpx"
 )
 
 func (s *Server) welcome(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,7 @@ func (s *Server) proof(r *http.Request, f identityForm) (proofing.Record, string
 	case strings.TrimSpace(f.Name) == "":
 		return proofing.Record{}, "err.name"
 	}
-	rec, err := s.Proofer.Proof(r.Context(), proofing.Query{IDNumber: f.IDNumber, BirthDate: f.BirthDate, Name: f.Name}, clientAddr(r))
+	rec, err := s.Proofer.Proof(r.Context(), proofing.Query{IDNumber: f.IDNumber, BirthDate: f.BirthDate, Name: f.Name}, httpx.ClientAddr(r))
 	var locked *proofing.LockedError
 	switch {
 	case err == nil:
@@ -258,15 +258,4 @@ func localPath(p string) string {
 		return "/"
 	}
 	return u.Path
-}
-
-// clientAddr is the peer address used for proofing rate limits. Behind a
-// proxy every request would share one address; trusting X-Forwarded-For
-// needs a configured proxy list, which comes with the deployment guide.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -14,6 +14,7 @@ import (
 	"eidp/idp/proofing"
 	"eidp/idp/session"
 	"eidp/internal/db"
+	"eidp/internal/httpx"
 )
 
 //go:embed templates/*.html
@@ -49,6 +50,12 @@ type Server struct {
 	static   http.Handler
 	maxJSON  int64
 	maxForms int64
+
+	// Per-address limits in front of the durable ones: a ceremony stores a
+	// challenge, proofing asks the civil register. Generous enough for a
+	// household behind one address.
+	ceremonyLimit *httpx.RateLimiter
+	proofingLimit *httpx.RateLimiter
 }
 
 // pageNames are the templates rendered inside layout.html.
@@ -61,7 +68,8 @@ func New(d Deps, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Deps: d, secure: opts.Secure, msgs: msgs, now: time.Now, maxJSON: 64 << 10, maxForms: 16 << 10}
+	s := &Server{Deps: d, secure: opts.Secure, msgs: msgs, now: time.Now, maxJSON: 64 << 10, maxForms: 16 << 10,
+		ceremonyLimit: httpx.NewRateLimiter(2, 30), proofingLimit: httpx.NewRateLimiter(0.2, 20)}
 	s.flows = flows{db: d.DB, now: func() time.Time { return s.now() }}
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
@@ -84,7 +92,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /static/", s.static)
 	mux.HandleFunc("GET /{$}", s.welcome)
 	mux.HandleFunc("GET /register", s.registerForm)
-	mux.HandleFunc("POST /register", s.registerSubmit)
+	mux.Handle("POST /register", s.proofingLimit.Middleware(http.HandlerFunc(s.registerSubmit)))
 	mux.HandleFunc("GET /register/passkey", s.registerPasskey)
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /logout", s.logout)
@@ -95,16 +103,17 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/sessions/revoke-others", s.revokeOtherSessions)
 	mux.HandleFunc("POST /account/recovery-codes", s.newRecoveryCodes)
 	mux.HandleFunc("GET /recover", s.recoverForm)
-	mux.HandleFunc("POST /recover", s.recoverSubmit)
+	mux.Handle("POST /recover", s.proofingLimit.Middleware(http.HandlerFunc(s.recoverSubmit)))
 	mux.HandleFunc("GET /recover/passkey", s.recoverPasskey)
 	mux.HandleFunc("POST /lang", s.switchLanguage)
 
-	mux.HandleFunc("POST /api/passkey/register/options", s.apiRegisterOptions)
-	mux.HandleFunc("POST /api/passkey/register", s.apiRegister)
-	mux.HandleFunc("POST /api/passkey/login/options", s.apiLoginOptions)
-	mux.HandleFunc("POST /api/passkey/login", s.apiLogin)
-	mux.HandleFunc("POST /api/passkey/reauth/options", s.apiReauthOptions)
-	mux.HandleFunc("POST /api/passkey/reauth", s.apiReauth)
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.ceremonyLimit.Middleware(h)) }
+	api("POST /api/passkey/register/options", s.apiRegisterOptions)
+	api("POST /api/passkey/register", s.apiRegister)
+	api("POST /api/passkey/login/options", s.apiLoginOptions)
+	api("POST /api/passkey/login", s.apiLogin)
+	api("POST /api/passkey/reauth/options", s.apiReauthOptions)
+	api("POST /api/passkey/reauth", s.apiReauth)
 	mux.HandleFunc("/", s.notFound)
 }
 
