@@ -84,32 +84,26 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess session.Session, notice string) {
 	ctx := r.Context()
 	resident, err := s.Accounts.Get(ctx, sess.ResidentID)
+	var (
+		creds    []passkey.Credential
+		sessions []session.Session
+		activity []account.Event
+		left     int
+	)
+	if err == nil {
+		creds, err = s.Passkeys.List(ctx, resident.ID)
+	}
+	if err == nil {
+		sessions, err = s.Sessions.List(ctx, resident.ID)
+	}
+	if err == nil {
+		activity, err = s.Accounts.Activity(ctx, resident.ID, 20)
+	}
+	if err == nil {
+		left, err = s.Accounts.RecoveryCodesLeft(ctx, resident.ID)
+	}
 	if err != nil {
 		s.Log.ErrorContext(ctx, "account page", "error", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
-		return
-	}
-	creds, err := s.Passkeys.List(ctx, resident.ID)
-	if err != nil {
-		s.Log.ErrorContext(ctx, "account page: passkeys", "error", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
-		return
-	}
-	sessions, err := s.Sessions.List(ctx, resident.ID)
-	if err != nil {
-		s.Log.ErrorContext(ctx, "account page: sessions", "error", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
-		return
-	}
-	activity, err := s.Accounts.Activity(ctx, resident.ID, 20)
-	if err != nil {
-		s.Log.ErrorContext(ctx, "account page: activity", "error", err)
-		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
-		return
-	}
-	left, err := s.Accounts.RecoveryCodesLeft(ctx, resident.ID)
-	if err != nil {
-		s.Log.ErrorContext(ctx, "account page: recovery codes", "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
 		return
 	}
@@ -136,17 +130,32 @@ func credentialID(v string) ([]byte, bool) {
 	return b, err == nil && len(b) > 0 && len(b) <= 1023
 }
 
-func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
+// accountForm starts every account-page action: a form with a valid CSRF
+// token from a logged-in resident. It answers the request itself when it
+// returns false.
+func (s *Server) accountForm(w http.ResponseWriter, r *http.Request) (session.Session, bool) {
 	if !s.parseForm(w, r) {
-		return
+		return session.Session{}, false
 	}
-	sess, ok := s.requireSession(w, r)
+	return s.requireSession(w, r)
+}
+
+// passkeyForm is accountForm plus the credential the form names.
+func (s *Server) passkeyForm(w http.ResponseWriter, r *http.Request) (session.Session, []byte, bool) {
+	sess, ok := s.accountForm(w, r)
 	if !ok {
-		return
+		return sess, nil, false
 	}
 	id, ok := credentialID(r.PostFormValue("id"))
 	if !ok {
 		s.errorPage(w, r, http.StatusBadRequest, "err.bad_request")
+	}
+	return sess, id, ok
+}
+
+func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
+	sess, id, ok := s.passkeyForm(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -162,16 +171,8 @@ func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	sess, ok := s.requireSession(w, r)
+	sess, id, ok := s.passkeyForm(w, r)
 	if !ok {
-		return
-	}
-	id, ok := credentialID(r.PostFormValue("id"))
-	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, "err.bad_request")
 		return
 	}
 	ctx := r.Context()
@@ -187,10 +188,7 @@ func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	sess, ok := s.requireSession(w, r)
+	sess, ok := s.accountForm(w, r)
 	if !ok {
 		return
 	}
@@ -208,10 +206,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	sess, ok := s.requireSession(w, r)
+	sess, ok := s.accountForm(w, r)
 	if !ok {
 		return
 	}
@@ -224,10 +219,7 @@ func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	sess, ok := s.requireSession(w, r)
+	sess, ok := s.accountForm(w, r)
 	if !ok {
 		return
 	}
