@@ -158,7 +158,8 @@ func (s *Server) renamePasskey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	err := s.Passkeys.Rename(ctx, sess.ResidentID, id, r.PostFormValue("nickname"))
 	if errors.Is(err, passkey.ErrInvalidNickname) {
 		s.renderAccount(w, r, sess, s.message(r, "passkey.bad_nickname"))
@@ -175,7 +176,8 @@ func (s *Server) removePasskey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	err := s.Passkeys.Remove(ctx, sess.ResidentID, id, false)
 	if errors.Is(err, passkey.ErrLastCredential) {
 		s.renderAccount(w, r, sess, s.message(r, "passkey.remove_last"))
@@ -192,7 +194,8 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	target := r.PostFormValue("id")
 	err := s.Sessions.Revoke(ctx, sess.ResidentID, target)
 	if err == nil {
@@ -210,7 +213,8 @@ func (s *Server) revokeOtherSessions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	n, err := s.Sessions.RevokeAll(ctx, sess.ResidentID, sess.ID)
 	if err == nil && n > 0 {
 		err = s.Accounts.Record(ctx, sess.ResidentID, account.KindSessionRevoked, nil)
@@ -223,7 +227,8 @@ func (s *Server) newRecoveryCodes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	codes, err := s.Accounts.NewRecoveryCodes(ctx, sess.ResidentID)
 	if err != nil {
 		s.afterAction(w, r, err, "")

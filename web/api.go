@@ -1,12 +1,12 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
-	"time"
 
 	"eidp/idp/account"
 	"eidp/idp/passkey"
@@ -67,6 +67,8 @@ func (s *Server) apiOK(w http.ResponseWriter, v any) {
 func (s *Server) ceremonyFailed(w http.ResponseWriter, r *http.Request, err error, what string) {
 	switch {
 	case errors.Is(err, passkey.ErrCredentialBlocked):
+		// Operators must see clone detection and attempts with blocked keys.
+		s.Log.WarnContext(r.Context(), what+" with a blocked passkey", "error", err, "detail", passkey.LogDetail(err))
 		s.apiError(w, r, http.StatusForbidden, "access_denied", "login.blocked")
 	case errors.Is(err, passkey.ErrChallenge), errors.Is(err, passkey.ErrVerification),
 		errors.Is(err, passkey.ErrUserVerification), errors.Is(err, passkey.ErrPolicy),
@@ -157,7 +159,8 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, r, http.StatusForbidden, "access_denied", "err.session")
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	flow, _ := existingFlow(r)
 	cred, err := s.Passkeys.FinishRegistration(ctx, residentID, flow, req.Response, req.Nickname)
 	if err != nil {
@@ -176,7 +179,7 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 			result.RecoveryCodes, err = s.Accounts.NewRecoveryCodes(ctx, residentID)
 		}
 		if err == nil {
-			err = s.startSession(w, r, residentID, cred)
+			err = s.startSession(ctx, w, r, residentID, cred)
 		}
 		result.Redirect = "/account"
 	case purposeRecover:
@@ -184,7 +187,7 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 		// code was accepted (POST /recover).
 		err = s.Accounts.Record(ctx, residentID, account.KindPasskeyAdded, map[string]string{"synced": yesNo(cred.BackupEligible), "via": "recovery"})
 		if err == nil {
-			err = s.startSession(w, r, residentID, cred)
+			err = s.startSession(ctx, w, r, residentID, cred)
 		}
 		result.Redirect = "/account?done=recovered"
 	case purposeAdd:
@@ -200,8 +203,8 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) {
 
 // startSession logs the resident in after a passkey ceremony: acr from the
 // resident's assurance level, amr from the passkey (RFC 8176).
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, residentID string, cred passkey.Credential) error {
-	resident, err := s.Accounts.Get(r.Context(), residentID)
+func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, residentID string, cred passkey.Credential) error {
+	resident, err := s.Accounts.Get(ctx, residentID)
 	if err != nil {
 		return err
 	}
@@ -209,7 +212,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, residentID
 	if err != nil {
 		return err
 	}
-	_, err = s.Sessions.Create(r.Context(), w, residentID, level.ACR(), session.AMRForPasskey(cred.BackupEligible), r.UserAgent())
+	_, err = s.Sessions.Create(ctx, w, residentID, level.ACR(), session.AMRForPasskey(cred.BackupEligible), r.UserAgent())
 	return err
 }
 
@@ -242,11 +245,11 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	flow, _ := existingFlow(r)
-	started := s.now()
 	cred, err := s.Passkeys.FinishLogin(ctx, flow, req.Response)
-	if errors.Is(err, passkey.ErrCredentialBlocked) && cred.ResidentID != "" && cred.BlockedAt.After(started.Add(-time.Second)) {
+	if errors.Is(err, passkey.ErrSignCountRegressed) && cred.ResidentID != "" {
 		// The credential was blocked by this very attempt (a clone shows
 		// itself by an old counter): the owner sees it in the activity log.
 		if rerr := s.Accounts.Record(ctx, cred.ResidentID, account.KindPasskeyBlocked, map[string]string{"reason": cred.BlockedReason}); rerr != nil {
@@ -263,7 +266,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = s.startSession(w, r, cred.ResidentID, cred)
+		err = s.startSession(ctx, w, r, cred.ResidentID, cred)
 	}
 	if err == nil {
 		err = s.Accounts.Record(ctx, cred.ResidentID, account.KindLogin, map[string]string{"synced": yesNo(cred.BackupEligible)})
@@ -300,7 +303,8 @@ func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) {
 	if !s.readJSON(w, r, &req) {
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	sess, err := s.Sessions.Get(ctx, r)
 	if err != nil {
 		s.apiError(w, r, http.StatusUnauthorized, "login_required", "err.session")

@@ -96,7 +96,8 @@ func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "register", page{Title: "register.title", Error: s.messageOrKey(r, msg), Data: f})
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	resident, err := s.Accounts.Create(ctx, profileOf(rec), string(proofing.Substantial))
 	if errors.Is(err, account.ErrAlreadyRegistered) {
 		// One account per identity. An account whose registration was
@@ -199,7 +200,8 @@ func (s *Server) recoverSubmit(w http.ResponseWriter, r *http.Request) {
 		fail(msg)
 		return
 	}
-	ctx := r.Context()
+	ctx, cancel := actionContext(r)
+	defer cancel()
 	resident, err := s.Accounts.ByIDNumber(ctx, rec.IDNumber)
 	if err == nil {
 		err = s.Accounts.UseRecoveryCode(ctx, resident.ID, r.PostFormValue("code"))

@@ -22,9 +22,10 @@ type page struct {
 func (s *Server) funcs() template.FuncMap {
 	return template.FuncMap{
 		// t is replaced per request (see render); this one only lets templates parse.
-		"t":        func(key string, pairs ...any) string { return key },
-		"date":     func(t time.Time) string { return "" },
-		"datetime": func(t time.Time) string { return "" },
+		"t":         func(key string, pairs ...any) string { return key },
+		"date":      func(t time.Time) string { return "" },
+		"datetime":  func(t time.Time) string { return "" },
+		"civildate": func(s string) string { return "" },
 	}
 }
 
@@ -46,6 +47,14 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 			"t":        func(key string, pairs ...any) string { return s.msgs.text(lang, key, pairs...) },
 			"date":     func(t time.Time) string { return formatDate(lang, t.In(hongKong)) },
 			"datetime": func(t time.Time) string { return formatDateTime(lang, t) },
+			"civildate": func(d string) string {
+				// A calendar date (YYYY-MM-DD) with no time zone, such as a birth date.
+				t, err := time.Parse(time.DateOnly, d)
+				if err != nil {
+					return d
+				}
+				return formatDate(lang, t)
+			},
 		})
 	}
 	var buf bytes.Buffer
@@ -72,5 +81,9 @@ func (s *Server) message(r *http.Request, key string, pairs ...any) string {
 
 // errorPage shows a friendly error in the resident's language.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
-	s.render(w, r, status, "error", page{Title: "error.title", Error: s.message(r, key)})
+	title := "error.title"
+	if status == http.StatusNotFound {
+		title = "error.not_found_title"
+	}
+	s.render(w, r, status, "error", page{Title: title, Data: s.message(r, key)})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -129,4 +130,14 @@ func cacheStatic(h http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		h.ServeHTTP(w, r)
 	})
+}
+
+// actionTimeout bounds a state-changing action once it has started.
+const actionTimeout = 15 * time.Second
+
+// actionContext is the context for the writes of one action. A client that
+// goes away mid-action must not leave half of it done (a passkey removed but
+// not logged), so it is not cancelled with the request, only bounded in time.
+func actionContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), actionTimeout)
 }

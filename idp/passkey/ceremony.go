@@ -631,7 +631,7 @@ func (s *Service) completeAssertion(ctx context.Context, p *pendingCeremony, cre
 				id, db.Timestamp{Time: now}, BlockedSignCountRegression)
 			cur.BlockedAt, cur.BlockedReason, cur.SignCountRegressedAt = now, BlockedSignCountRegression, now
 			out = cur
-			outcome = fail(ErrCredentialBlocked, nil, fmt.Sprintf("signature counter %d after %d: blocked as a possible clone", counter, cur.SignCount))
+			outcome = fail(ErrCredentialBlocked, ErrSignCountRegressed, fmt.Sprintf("signature counter %d after %d: blocked as a possible clone", counter, cur.SignCount))
 		case regressed:
 			// RegressionFlag: record it, keep the highest counter seen.
 			_, err = tx.ExecContext(ctx, `UPDATE passkey_credentials

@@ -154,6 +154,10 @@ var (
 	// ErrCredentialBlocked: the credential is blocked (possibly just now,
 	// by a signature-counter regression) and can no longer be used.
 	ErrCredentialBlocked = errors.New("passkey: credential blocked")
+	// ErrSignCountRegressed comes with ErrCredentialBlocked when this very
+	// ceremony found the counter gone backwards and blocked the credential
+	// (so the caller records the event once, not on every later attempt).
+	ErrSignCountRegressed = errors.New("passkey: signature counter went backwards")
 	// ErrUnknownCredential: no stored credential has the response's ID
 	// (for instance it was removed). The page may tell the browser with
 	// PublicKeyCredential.signalUnknownCredential (§5.1.10).

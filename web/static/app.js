@@ -121,9 +121,15 @@
     a.href = result.redirect;
     a.id = 'codes-continue';
     a.textContent = box.dataset.msgContinue;
-    box.replaceChildren(h, p, ol, a);
-    h.tabIndex = -1;
-    h.focus();
+    box.replaceChildren(ol, a);
+    // The page now shows the codes: its heading and lead say so, and the
+    // resident is logged in (the header's "log in" link no longer applies).
+    var h1 = document.querySelector('main h1');
+    if (h1) { h1.textContent = h.textContent; h1.tabIndex = -1; h1.focus(); }
+    var lead = document.querySelector('main .lead');
+    if (lead) lead.textContent = p.textContent;
+    var navLogin = document.getElementById('nav-login');
+    if (navLogin) navLogin.hidden = true;
   }
 
   // Registration or recovery: the page after identity proofing.
