@@ -35,7 +35,7 @@ func TestTraditionalChinese(t *testing.T) {
 	want("h1", "建立您的通行密鑰")
 	want("#create-passkey", "建立通行密鑰")
 	codes := tb.createPasskey(true)
-	want("#ceremony h2", "請保存您的復原碼")
+	want("main h1", "請保存您的復原碼")
 	want("#codes-continue", "我已保存復原碼——繼續")
 	tb.click("#codes-continue")
 	tb.waitPath("/account")

@@ -57,7 +57,7 @@ func TestRegisterThenLogInWithoutUsername(t *testing.T) {
 			if acct.Heading != "Welcome, Tai Man CHAN" {
 				tb.fatalf("account heading %q", acct.Heading)
 			}
-			if acct.Profile["Name"] != "CHAN Tai Man" || acct.Profile["Chinese name"] != "陳大文" || acct.Profile["Date of birth"] != "1985-04-12" {
+			if acct.Profile["Name"] != "CHAN Tai Man" || acct.Profile["Chinese name"] != "陳大文" || acct.Profile["Date of birth"] != "12 April 1985" {
 				tb.fatalf("account profile %v", acct.Profile)
 			}
 			if got := acct.passkeyIDs(); !slices.Equal(got, []string{credID(cred)}) {
