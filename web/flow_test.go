@@ -188,6 +188,13 @@ func TestResidentJourneys(t *testing.T) {
 				if code, _, _ := st.get(t, c, "/account"); code != http.StatusSeeOther {
 					t.Fatal("the old session survived the recovery")
 				}
+				// While the account has no passkey, identity proofing alone
+				// must not let anyone else attach one.
+				thief := st.browser(t)
+				resp, _ = st.postForm(t, thief, "/register", withCSRF(chanTaiMan, st.csrf(t, thief)))
+				if resp.StatusCode != http.StatusConflict {
+					t.Fatalf("registration during a recovery: %d", resp.StatusCode)
+				}
 				if r := st.createPasskey(t, b, btoken, newPhone, "recover"); r.Redirect != "/account?done=recovered" {
 					t.Fatalf("recovery passkey: %+v", r)
 				}
@@ -208,6 +215,25 @@ func TestResidentJourneys(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestAnAbandonedRegistrationCanBeResumed(t *testing.T) {
+	st := newSite(t, testenv.SQLite(t))
+	wong := url.Values{"id_number": {"AB987654(3)"}, "birth_date": {"1962-11-03"}, "name": {"WONG Ka Ho"}}
+	first := st.browser(t)
+	if resp, _ := st.postForm(t, first, "/register", withCSRF(wong, st.csrf(t, first))); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first attempt: %d", resp.StatusCode)
+	}
+	// The phone died before the passkey was made; the resident tries again elsewhere.
+	second := st.browser(t)
+	if result := st.register(t, second, passkeytest.NewAuthenticator(st.origin()), wong); len(result.RecoveryCodes) != 10 {
+		t.Fatalf("resumed registration: %+v", result)
+	}
+	var n int
+	st.DB.QueryRow(`SELECT count(*) FROM residents`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d accounts for one identity", n)
 	}
 }
 

@@ -100,19 +100,19 @@ func (s *Server) registerSubmit(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	resident, err := s.Accounts.Create(ctx, profileOf(rec), string(proofing.Substantial))
 	if errors.Is(err, account.ErrAlreadyRegistered) {
-		// One account per identity. An account whose registration was
-		// abandoned before its first passkey may be completed; any other
-		// goes to recovery, never to a second account.
+		// One account per identity. A registration abandoned before its
+		// first passkey may be resumed; any other account goes to recovery,
+		// never to a second account and never to a new passkey by proofing
+		// alone.
 		resident, err = s.Accounts.ByIDNumber(ctx, rec.IDNumber)
+		var completed bool
 		if err == nil {
-			creds, lerr := s.Passkeys.List(ctx, resident.ID)
-			if lerr != nil {
-				err = lerr
-			} else if len(creds) > 0 {
-				s.render(w, r, http.StatusConflict, "recover", page{Title: "recover.title",
-					Error: s.message(r, "err.already_registered"), Data: identityForm{Recover: true}})
-				return
-			}
+			completed, err = s.Accounts.RegistrationCompleted(ctx, resident.ID)
+		}
+		if err == nil && completed {
+			s.render(w, r, http.StatusConflict, "recover", page{Title: "recover.title",
+				Error: s.message(r, "err.already_registered"), Data: identityForm{Recover: true}})
+			return
 		}
 	}
 	if err == nil {

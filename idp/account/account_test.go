@@ -527,3 +527,32 @@ func tableText(t *testing.T, d *db.DB, tables ...string) []string {
 	}
 	return out
 }
+
+func TestRegistrationCompletedOnceRecoveryCodesExist(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		t.Run(string(d.Engine), func(t *testing.T) {
+			s := account.NewStore(testenv.OpenDB(t, d.URL))
+			ctx := context.Background()
+			r, err := s.Create(ctx, account.Profile{IDNumber: "A1234563", Surname: "CHAN", GivenNames: "Tai Man",
+				BirthDate: "1985-04-12", Gender: "M"}, "substantial")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done, err := s.RegistrationCompleted(ctx, r.ID); err != nil || done {
+				t.Fatalf("before any codes: %v %v", done, err)
+			}
+			codes, err := s.NewRecoveryCodes(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range codes {
+				if err := s.UseRecoveryCode(ctx, r.ID, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if done, err := s.RegistrationCompleted(ctx, r.ID); err != nil || !done {
+				t.Fatalf("with every code used: %v %v", done, err)
+			}
+		})
+	}
+}

@@ -212,3 +212,18 @@ func hashRecoveryCode(residentID, raw string) string {
 	h.Write([]byte(raw))
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// RegistrationCompleted reports whether the resident ever finished
+// registering: recovery codes are issued with the first passkey and their
+// rows stay (used or not) for the life of the account. An account without
+// them is an abandoned registration that identity proofing may resume; an
+// account with them never is — not even while it has no passkey during a
+// recovery — so proofing alone can never take it over.
+func (s *Store) RegistrationCompleted(ctx context.Context, residentID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE resident_id = $1`, residentID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("account: registration state: %w", err)
+	}
+	return n > 0, nil
+}
