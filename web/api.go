@@ -212,6 +212,13 @@ func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
+	// A session this browser already had (perhaps someone else's) ends:
+	// one browser, one live session.
+	if old, err := s.Sessions.Get(ctx, r); err == nil {
+		if err := s.Sessions.Revoke(ctx, old.ResidentID, old.ID); err != nil && !errors.Is(err, session.ErrNoSession) {
+			return err
+		}
+	}
 	_, err = s.Sessions.Create(ctx, w, residentID, level.ACR(), session.AMRForPasskey(cred.BackupEligible), r.UserAgent())
 	return err
 }

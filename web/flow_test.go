@@ -113,6 +113,13 @@ func TestResidentJourneys(t *testing.T) {
 				if code, page, _ := st.get(t, c, "/account"); code != 200 || !strings.Contains(page, "Logged in") {
 					t.Fatalf("account after login: %d", code)
 				}
+				// Logging in again in the same browser replaces its session.
+				if status, _ := st.login(t, c, token, phone); status != 200 {
+					t.Fatalf("second login: %d", status)
+				}
+				if _, page, _ := st.get(t, c, "/account"); strings.Count(page, `action="/account/sessions/revoke"`) != 1 {
+					t.Fatalf("one browser shows %d sessions", strings.Count(page, `action="/account/sessions/revoke"`))
+				}
 			})
 
 			t.Run("a replayed assertion is refused", func(t *testing.T) {
