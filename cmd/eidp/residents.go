@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -51,18 +52,20 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.
 		return &config.SettingError{Setting: "webauthn_rp_id", Err: err}
 	}
 	secure := httpsIssuer(cfg)
+	proofer := proofing.NewProofer(d, register, proofing.Limits{
+		MaxFailuresPerIdentity: cfg.ProofingMaxFailures,
+		MaxFailuresPerAddress:  cfg.ProofingMaxFailuresPerAddr,
+		Window:                 cfg.ProofingWindow,
+		Lockout:                cfg.ProofingLockout,
+	})
+	sessions := session.NewManager(d, session.Options{
+		IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Secure: secure,
+	})
 	pages, err := web.New(web.Deps{
-		DB: d,
-		Proofer: proofing.NewProofer(d, register, proofing.Limits{
-			MaxFailuresPerIdentity: cfg.ProofingMaxFailures,
-			MaxFailuresPerAddress:  cfg.ProofingMaxFailuresPerAddr,
-			Window:                 cfg.ProofingWindow,
-			Lockout:                cfg.ProofingLockout,
-		}),
+		DB:       d,
+		Proofer:  proofer,
 		Accounts: account.NewStore(d),
-		Sessions: session.NewManager(d, session.Options{
-			IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Secure: secure,
-		}),
+		Sessions: sessions,
 		Passkeys: passkeys,
 		Log:      log,
 	}, web.Options{Secure: secure})
@@ -70,7 +73,37 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.
 		return err
 	}
 	pages.Register(mux)
+	go sweep(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
+		"proofing failure counters": proofer.Sweep,
+		"ended sessions":            sessions.Sweep,
+	})
 	return nil
+}
+
+// sweepEvery is how often expired rows are deleted. Every node sweeps; the
+// deletes are idempotent, so nodes need no coordination.
+const sweepEvery = 10 * time.Minute
+
+// sweep runs each cleanup now and then every interval until ctx ends.
+func sweep(ctx context.Context, log *slog.Logger, every time.Duration, jobs map[string]func(context.Context) (int64, error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for what, job := range jobs {
+			n, err := job(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Error("cleanup failed", "what", what, "error", err)
+			case n > 0:
+				log.Info("cleanup", "what", what, "deleted", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func passkeyPolicy(cfg *config.Config) (passkey.Policy, error) {

@@ -348,3 +348,26 @@ func cleanUserAgent(ua string) string {
 	}
 	return ua[:cut]
 }
+
+// sweepAfter is how long an ended session's row is kept before Sweep
+// deletes it (the account's activity log keeps what happened).
+const sweepAfter = 24 * time.Hour
+
+// Sweep deletes sessions that ended — revoked, past the absolute timeout or
+// idle too long — more than a day ago, and returns how many. Call it now and
+// then; Get works without it, the table only grows.
+func (m *Manager) Sweep(ctx context.Context) (int64, error) {
+	now := m.timestamp()
+	cutoff := now.Add(-sweepAfter)
+	res, err := m.db.ExecContext(ctx, `DELETE FROM sessions
+		WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $1 OR last_seen_at < $2`,
+		ts(cutoff), ts(cutoff.Add(-m.opts.IdleTimeout)))
+	if err != nil {
+		return 0, fmt.Errorf("session: sweep: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("session: sweep: %w", err)
+	}
+	return n, nil
+}

@@ -551,3 +551,36 @@ func mustParse(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
+
+func TestSweepDeletesSessionsEndedMoreThanADayAgo(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, e *env) {
+		residentID := e.resident(t)
+		m := e.manager(session.Options{AbsoluteTimeout: 48 * time.Hour})
+		live, liveCookie := login(t, m, residentID)
+		revokedNow, _ := login(t, m, residentID)
+		if err := m.Revoke(testCtx(t), residentID, revokedNow.ID); err != nil {
+			t.Fatal(err)
+		}
+		count := func() int {
+			var n int
+			e.db.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n)
+			return n
+		}
+		if n, err := m.Sweep(testCtx(t)); err != nil || n != 0 || count() != 2 {
+			t.Fatalf("a fresh revocation is kept for a day: swept %d (%v), %d left", n, err, count())
+		}
+		// A day and a bit later the revoked one goes; the live one, kept
+		// active, stays.
+		for range 50 {
+			e.clock.advance(29 * time.Minute)
+			mustGet(t, m, liveCookie)
+		}
+		if n, err := m.Sweep(testCtx(t)); err != nil || n != 1 || count() != 1 {
+			t.Fatalf("swept %d (%v), %d left", n, err, count())
+		}
+		if s := mustGet(t, m, liveCookie); s.ID != live.ID {
+			t.Fatalf("the live session changed: %s", s.ID)
+		}
+	})
+}
