@@ -27,12 +27,7 @@ func testCtx(t testing.TB) context.Context {
 // eachEngine runs test once per engine, each on a fresh migrated database.
 func eachEngine(t *testing.T, test func(t *testing.T, d *db.DB, s *account.Store)) {
 	t.Helper()
-	for _, tdb := range testenv.Databases(t) {
-		t.Run(string(tdb.Engine), func(t *testing.T) {
-			d := testenv.OpenDB(t, tdb.URL)
-			test(t, d, account.NewStore(d))
-		})
-	}
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) { test(t, d, account.NewStore(d)) })
 }
 
 var profileN atomic.Int64

@@ -21,46 +21,18 @@ var chanTaiMan = Query{IDNumber: "A123456(3)", BirthDate: "1985-04-12", Name: "C
 // wrongBirthDate is CHAN Tai Man's number with a birth date that is not his.
 var wrongBirthDate = Query{IDNumber: "A123456(3)", BirthDate: "1985-04-13", Name: "CHAN Tai Man"}
 
-// clock is a settable time source for Proofer.now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// forEachEngine runs fn on a fresh, migrated database of each engine.
-func forEachEngine(t *testing.T, fn func(t *testing.T, d *db.DB)) {
-	t.Helper()
-	for _, e := range testenv.Databases(t) {
-		t.Run(string(e.Engine), func(t *testing.T) {
-			fn(t, testenv.OpenDB(t, e.URL))
-		})
-	}
-}
-
 // newProofer returns a Proofer on d and the demo register, with a clock
 // the test controls.
-func newProofer(t *testing.T, d *db.DB, limits Limits) (*Proofer, *clock) {
+func newProofer(t *testing.T, d *db.DB, limits Limits) (*Proofer, *testenv.Clock) {
 	t.Helper()
 	return newProoferWith(t, d, demo(t), limits)
 }
 
-func newProoferWith(t *testing.T, d *db.DB, reg CivilRegister, limits Limits) (*Proofer, *clock) {
+func newProoferWith(t *testing.T, d *db.DB, reg CivilRegister, limits Limits) (*Proofer, *testenv.Clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
+	c := testenv.NewClock(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 	p := NewProofer(d, reg, limits)
-	p.now = c.now
+	p.now = c.Now
 	return p, c
 }
 
@@ -111,7 +83,7 @@ func wantLocked(t *testing.T, err error, retryAfter time.Duration) {
 }
 
 func TestProofReturnsTheRecordWhenEveryDetailMatchesAValidCard(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		for _, tt := range []struct {
@@ -138,7 +110,7 @@ func TestProofReturnsTheRecordWhenEveryDetailMatchesAValidCard(t *testing.T) {
 }
 
 func TestProofLocksAnIdentityAfterTooManyFailuresEvenFromDifferentAddresses(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, clk := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		for i := 1; i <= 5; i++ {
@@ -149,7 +121,7 @@ func TestProofLocksAnIdentityAfterTooManyFailuresEvenFromDifferentAddresses(t *t
 		// The right details, from yet another address, are refused now.
 		_, err := p.Proof(ctx, chanTaiMan, "198.51.100.99")
 		wantLocked(t, err, 30*time.Minute)
-		clk.advance(10 * time.Minute)
+		clk.Advance(10 * time.Minute)
 		_, err = p.Proof(ctx, chanTaiMan, "198.51.100.99")
 		wantLocked(t, err, 20*time.Minute)
 
@@ -161,7 +133,7 @@ func TestProofLocksAnIdentityAfterTooManyFailuresEvenFromDifferentAddresses(t *t
 }
 
 func TestProofLocksAnAddressAcrossDifferentIdentities(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		// Twenty different identities, once each, from addresses in one /64.
@@ -184,7 +156,7 @@ func TestProofLocksAnAddressAcrossDifferentIdentities(t *testing.T) {
 }
 
 func TestLockoutExpires(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, clk := newProofer(t, d, Limits{MaxFailuresPerIdentity: 3, Lockout: 10 * time.Minute})
 		ctx := context.Background()
 		for i := 0; i < 3; i++ {
@@ -192,11 +164,11 @@ func TestLockoutExpires(t *testing.T) {
 				t.Fatalf("failure %d: %v", i+1, err)
 			}
 		}
-		clk.advance(10*time.Minute - 1500*time.Millisecond)
+		clk.Advance(10*time.Minute - 1500*time.Millisecond)
 		_, err := p.Proof(ctx, chanTaiMan, "192.0.2.1")
 		wantLocked(t, err, 2*time.Second) // 1.5 s, rounded up
 
-		clk.advance(1500 * time.Millisecond)
+		clk.Advance(1500 * time.Millisecond)
 		// Ended: the count starts afresh, two failures do not lock again…
 		for i := 0; i < 2; i++ {
 			if _, err := p.Proof(ctx, wrongBirthDate, "192.0.2.1"); err != ErrNotVerified {
@@ -211,7 +183,7 @@ func TestLockoutExpires(t *testing.T) {
 }
 
 func TestFailuresFromAnEndedWindowAreForgotten(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, clk := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		for i := 0; i < 4; i++ {
@@ -219,7 +191,7 @@ func TestFailuresFromAnEndedWindowAreForgotten(t *testing.T) {
 				t.Fatalf("failure %d: %v", i+1, err)
 			}
 		}
-		clk.advance(15 * time.Minute)
+		clk.Advance(15 * time.Minute)
 		for i := 0; i < 4; i++ {
 			if _, err := p.Proof(ctx, wrongBirthDate, "192.0.2.2"); err != ErrNotVerified {
 				t.Fatalf("failure %d in the next window: %v", i+1, err)
@@ -232,7 +204,7 @@ func TestFailuresFromAnEndedWindowAreForgotten(t *testing.T) {
 }
 
 func TestProofAnswersTheSameWhicheverDetailWasWrong(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		cases := []struct {
@@ -270,7 +242,7 @@ func TestProofAnswersTheSameWhicheverDetailWasWrong(t *testing.T) {
 }
 
 func TestMalformedIDNumbersCountAgainstTheAddressButNoIdentity(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		const addr = "203.0.113.50"
@@ -302,7 +274,7 @@ func TestMalformedIDNumbersCountAgainstTheAddressButNoIdentity(t *testing.T) {
 }
 
 func TestSuccessResetsTheIdentityButNotTheAddress(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		const addr = "203.0.113.60"
@@ -327,7 +299,7 @@ func TestSuccessResetsTheIdentityButNotTheAddress(t *testing.T) {
 }
 
 func TestConcurrentFailuresAreCountedExactly(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{MaxFailuresPerIdentity: 100, MaxFailuresPerAddress: 100})
 		errs := proofAtOnce(p, 10, wrongBirthDate, "203.0.113.70")
 		for i, err := range errs {
@@ -345,7 +317,7 @@ func TestConcurrentFailuresAreCountedExactly(t *testing.T) {
 }
 
 func TestConcurrentGuessesCannotExceedTheLimit(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		var notVerified, locked int
 		for _, err := range proofAtOnce(p, 10, wrongBirthDate, "203.0.113.80") {
@@ -394,7 +366,7 @@ func (unavailableRegister) Lookup(context.Context, Query) (Record, error) {
 }
 
 func TestARegisterThatCannotAnswerCountsNoFailure(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProoferWith(t, d, unavailableRegister{}, Limits{})
 		for i := 0; i < 25; i++ {
 			_, err := p.Proof(context.Background(), chanTaiMan, "203.0.113.90")
@@ -412,7 +384,7 @@ func TestARegisterThatCannotAnswerCountsNoFailure(t *testing.T) {
 }
 
 func TestCountersHoldNeitherIDNumbersNorAddresses(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		if _, err := p.Proof(ctx, wrongBirthDate, "203.0.113.7"); err != ErrNotVerified {
@@ -445,7 +417,7 @@ func TestCountersHoldNeitherIDNumbersNorAddresses(t *testing.T) {
 }
 
 func TestSweepDeletesOnlyCountersThatNoLongerMatter(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, clk := newProofer(t, d, Limits{})
 		ctx := context.Background()
 		for i := 1; i <= 5; i++ { // locks the identity; one failure per address
@@ -461,11 +433,11 @@ func TestSweepDeletesOnlyCountersThatNoLongerMatter(t *testing.T) {
 			}
 		}
 		sweep(0)
-		clk.advance(15 * time.Minute)
+		clk.Advance(15 * time.Minute)
 		sweep(5) // the addresses' windows ended; the identity is still locked
 		_, err := p.Proof(ctx, chanTaiMan, "192.0.2.9")
 		wantLocked(t, err, 15*time.Minute)
-		clk.advance(15 * time.Minute)
+		clk.Advance(15 * time.Minute)
 		sweep(1)
 		if _, err := p.Proof(ctx, chanTaiMan, "192.0.2.9"); err != nil {
 			t.Fatalf("after the sweep: %v", err)
@@ -474,7 +446,7 @@ func TestSweepDeletesOnlyCountersThatNoLongerMatter(t *testing.T) {
 }
 
 func TestProofRefusesAClientAddressThatIsNotAnIPAddress(t *testing.T) {
-	forEachEngine(t, func(t *testing.T, d *db.DB) {
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		p, _ := newProofer(t, d, Limits{})
 		for _, addr := range []string{"", "localhost:80", "example.org", "203.0.113"} {
 			if _, err := p.Proof(context.Background(), chanTaiMan, addr); !errors.Is(err, ErrClientAddress) {

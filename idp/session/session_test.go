@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,34 +31,16 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// clock is a settable time source for Manager.now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is one engine's database with a manager on a test clock.
 type env struct {
 	db       *db.DB
 	accounts *account.Store
-	clock    *clock
+	clock    *testenv.Clock
 }
 
 func (e *env) manager(opts session.Options) *session.Manager {
 	m := session.NewManager(e.db, opts)
-	session.SetNow(m, e.clock.now)
+	session.SetNow(m, e.clock.Now)
 	return m
 }
 
@@ -80,12 +61,9 @@ func (e *env) resident(t *testing.T) string {
 // eachEngine runs test once per engine, each on a fresh migrated database.
 func eachEngine(t *testing.T, test func(t *testing.T, e *env)) {
 	t.Helper()
-	for _, tdb := range testenv.Databases(t) {
-		t.Run(string(tdb.Engine), func(t *testing.T) {
-			d := testenv.OpenDB(t, tdb.URL)
-			test(t, &env{db: d, accounts: account.NewStore(d), clock: &clock{t: time.Now()}})
-		})
-	}
+	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
+		test(t, &env{db: d, accounts: account.NewStore(d), clock: testenv.NewClock(time.Now())})
+	})
 }
 
 // login creates a session through a ResponseRecorder and returns it with
@@ -227,7 +205,7 @@ func TestCreateAndGet(t *testing.T) {
 		m := e.manager(session.Options{})
 		residentID := e.resident(t)
 		s, cookie := login(t, m, residentID)
-		now := e.clock.now().UTC().Truncate(time.Microsecond)
+		now := e.clock.Now().UTC().Truncate(time.Microsecond)
 		if s.ResidentID != residentID || !s.CreatedAt.Equal(now) || !s.AuthTime.Equal(now) || !s.LastSeenAt.Equal(now) ||
 			!s.ExpiresAt.Equal(now.Add(12*time.Hour)) || s.ACR != "urn:eidp:acr:substantial" ||
 			!slices.Equal(s.AMR, []string{"hwk", "user", "pop"}) || s.UserAgent != "Mozilla/5.0 (test)" {
@@ -356,11 +334,11 @@ func TestExpiry(t *testing.T) {
 		t.Run("an idle session ends after the idle timeout", func(t *testing.T) {
 			m := e.manager(session.Options{})
 			s, cookie := login(t, m, residentID)
-			e.clock.advance(29 * time.Minute)
+			e.clock.Advance(29 * time.Minute)
 			mustGet(t, m, cookie) // activity keeps it alive
-			e.clock.advance(29 * time.Minute)
+			e.clock.Advance(29 * time.Minute)
 			mustGet(t, m, cookie)
-			e.clock.advance(30 * time.Minute)
+			e.clock.Advance(30 * time.Minute)
 			if got, err := m.List(testCtx(t), residentID); err != nil || slices.ContainsFunc(got, func(x session.Session) bool { return x.ID == s.ID }) {
 				t.Errorf("List shows the idle session: %v, %v", got, err)
 			}
@@ -374,17 +352,17 @@ func TestExpiry(t *testing.T) {
 			m := e.manager(session.Options{AbsoluteTimeout: 2 * time.Hour})
 			s, cookie := login(t, m, residentID)
 			for range 5 {
-				e.clock.advance(20 * time.Minute)
+				e.clock.Advance(20 * time.Minute)
 				mustGet(t, m, cookie)
 			}
-			e.clock.advance(19*time.Minute + 59*time.Second)
+			e.clock.Advance(19*time.Minute + 59*time.Second)
 			mustGet(t, m, cookie)
-			e.clock.advance(time.Second) // exactly 2 h after login
+			e.clock.Advance(time.Second) // exactly 2 h after login
 			wantNoSession(t, m, cookie, "at the absolute timeout")
 			if !revoked(t, e, s.ID) {
 				t.Error("the expired session was not revoked when seen")
 			}
-			e.clock.advance(-time.Hour) // a revoked session stays revoked
+			e.clock.Advance(-time.Hour) // a revoked session stays revoked
 			wantNoSession(t, m, cookie, "once revoked, even with the clock set back")
 		})
 	})
@@ -404,7 +382,7 @@ func TestLastSeenThrottled(t *testing.T) {
 			return ts.Time
 		}
 		for range 3 { // 57 s
-			e.clock.advance(19 * time.Second)
+			e.clock.Advance(19 * time.Second)
 			if got := mustGet(t, m, cookie); !got.LastSeenAt.Equal(s.CreatedAt) {
 				t.Errorf("Get within a minute returned LastSeenAt %v, want %v", got.LastSeenAt, s.CreatedAt)
 			}
@@ -412,15 +390,15 @@ func TestLastSeenThrottled(t *testing.T) {
 		if got := stored(); !got.Equal(s.CreatedAt) {
 			t.Errorf("last_seen_at written within the first minute: %v, want %v", got, s.CreatedAt)
 		}
-		e.clock.advance(4 * time.Second) // 61 s after login
-		want := e.clock.now().UTC().Truncate(time.Microsecond)
+		e.clock.Advance(4 * time.Second) // 61 s after login
+		want := e.clock.Now().UTC().Truncate(time.Microsecond)
 		if got := mustGet(t, m, cookie); !got.LastSeenAt.Equal(want) {
 			t.Errorf("Get after a minute returned LastSeenAt %v, want %v", got.LastSeenAt, want)
 		}
 		if got := stored(); !got.Equal(want) {
 			t.Errorf("last_seen_at after a minute = %v, want %v", got, want)
 		}
-		e.clock.advance(30 * time.Second)
+		e.clock.Advance(30 * time.Second)
 		mustGet(t, m, cookie)
 		if got := stored(); !got.Equal(want) {
 			t.Errorf("last_seen_at written again within a minute: %v, want %v", got, want)
@@ -435,9 +413,9 @@ func TestRevoke(t *testing.T) {
 		m := e.manager(session.Options{})
 		alice, bob := e.resident(t), e.resident(t)
 		a1, a1Cookie := login(t, m, alice)
-		e.clock.advance(time.Second)
+		e.clock.Advance(time.Second)
 		a2, a2Cookie := login(t, m, alice)
-		e.clock.advance(time.Second)
+		e.clock.Advance(time.Second)
 		a3, a3Cookie := login(t, m, alice)
 		b1, b1Cookie := login(t, m, bob)
 
@@ -573,7 +551,7 @@ func TestSweepDeletesSessionsEndedMoreThanADayAgo(t *testing.T) {
 		// A day and a bit later the revoked one goes; the live one, kept
 		// active, stays.
 		for range 50 {
-			e.clock.advance(29 * time.Minute)
+			e.clock.Advance(29 * time.Minute)
 			mustGet(t, m, liveCookie)
 		}
 		if n, err := m.Sweep(testCtx(t)); err != nil || n != 1 || count() != 1 {
