@@ -80,9 +80,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	proxies, err := httpx.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return &config.SettingError{Setting: "trusted_proxies", Err: err}
+	}
 	metrics := httpx.NewMetrics(reg)
 	handler := httpx.Chain(mux,
 		httpx.RequestID(),
+		httpx.TrustedProxies(proxies),
 		httpx.AccessLog(log),
 		metrics.Middleware(),
 		httpx.Recover(log),

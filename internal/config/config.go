@@ -54,7 +54,8 @@ type Config struct {
 	MaxHeaderBytes    int
 	MaxBodyBytes      int64
 
-	MetricsAddr string
+	MetricsAddr    string
+	TrustedProxies string
 
 	WebAuthnRPID               string
 	WebAuthnOrigins            string

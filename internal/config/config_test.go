@@ -110,6 +110,8 @@ func TestBadConfigNamesTheSetting(t *testing.T) {
 			[]string{"webauthn_origins", "not within the relying-party ID"}, "webauthn_origins"},
 		{"an IP address as relying-party ID is rejected", []string{"--issuer", "http://127.0.0.1:8080"}, nil,
 			[]string{"webauthn_rp_id", "IP address"}, "webauthn_rp_id"},
+		{"a proxy given by name is rejected", []string{"--trusted-proxies", "10.0.0.0/8,lb.example"}, nil,
+			[]string{"trusted_proxies", "neither an IP address nor a CIDR prefix"}, "trusted_proxies"},
 		{"only one of the TLS files is rejected", []string{"--tls-cert-file", module}, nil,
 			[]string{"tls_cert_file", "both"}, "tls_cert_file"},
 	}

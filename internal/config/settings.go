@@ -160,6 +160,8 @@ var settings = []setting{
 		bind: func(c *Config) value { return intValue{&c.MaxHeaderBytes} }},
 	{Key: "max_body_bytes", Help: "HTTP: largest accepted request body, in bytes (endpoints may set lower limits)",
 		bind: func(c *Config) value { return int64Value{&c.MaxBodyBytes} }},
+	{Key: "trusted_proxies", Help: "comma-separated IPs/CIDRs of our own reverse proxies; only from them is X-Forwarded-For believed (rate limits and proofing lockouts key on the client address)",
+		bind: func(c *Config) value { return stringValue{&c.TrustedProxies} }},
 	{Key: "webauthn_rp_id", Help: "passkeys: the WebAuthn relying-party ID, a registrable domain (default: the issuer's host); changing it orphans every passkey",
 		bind: func(c *Config) value { return stringValue{&c.WebAuthnRPID} }},
 	{Key: "webauthn_origins", Help: "passkeys: comma-separated exact origins ceremonies may come from (default: the issuer's origin)",

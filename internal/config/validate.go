@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"eidp/internal/httpx"
 )
 
 // rule checks one setting; it returns a message saying what to change, or "".
@@ -120,6 +122,12 @@ var rules = []rule{
 	{"max_body_bytes", func(c *Config) string {
 		if c.MaxBodyBytes < 1024 {
 			return "must be at least 1024"
+		}
+		return ""
+	}},
+	{"trusted_proxies", func(c *Config) string {
+		if _, err := httpx.ParseTrustedProxies(c.TrustedProxies); err != nil {
+			return err.Error()
 		}
 		return ""
 	}},

@@ -85,9 +85,8 @@ func (l *RateLimiter) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// ClientAddr is the peer's IP address. Behind a proxy every request shares
-// the proxy's address; honouring X-Forwarded-For needs a list of trusted
-// proxies, which the deployment configuration will provide.
+// ClientAddr is the client's IP address: the peer's, or the one
+// TrustedProxies found behind our own proxies.
 func ClientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
