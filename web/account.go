@@ -36,6 +36,16 @@ type sessionView struct {
 // requireSession returns the live session or sends the browser to log in.
 func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (session.Session, bool) {
 	sess, err := s.Sessions.Get(r.Context(), r)
+	if err == nil {
+		// A suspended or deleted account's sessions end at its next request.
+		var resident account.Resident
+		if resident, err = s.Accounts.Get(r.Context(), sess.ResidentID); err == nil && resident.Status != account.StatusActive {
+			err = s.Sessions.Logout(r.Context(), w, r)
+			if err == nil {
+				err = session.ErrNoSession
+			}
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, session.ErrNoSession) {
 			s.Log.ErrorContext(r.Context(), "session lookup", "error", err)

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"eidp/idp/account"
 	"eidp/idp/passkey/passkeytest"
 	"eidp/idp/proofing"
 	"eidp/internal/testenv"
@@ -222,6 +224,25 @@ func TestResidentJourneys(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+func TestASuspendedAccountIsLoggedOut(t *testing.T) {
+	st := newSite(t, testenv.SQLite(t))
+	c := st.browser(t)
+	st.register(t, c, passkeytest.NewAuthenticator(st.origin()), chanTaiMan)
+	if code, _, _ := st.get(t, c, "/account"); code != 200 {
+		t.Fatalf("account: %d", code)
+	}
+	resident, err := st.Accounts.ByIDNumber(context.Background(), "A1234563")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Accounts.SetStatus(context.Background(), resident.ID, account.StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := st.get(t, c, "/account"); code != http.StatusSeeOther {
+		t.Fatalf("a suspended account still sees its page: %d", code)
 	}
 }
 
