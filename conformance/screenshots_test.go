@@ -97,6 +97,7 @@ func TestScreenshots(t *testing.T) {
 				if problems := eval[[]string](tb, layoutCheck); len(problems) > 0 {
 					tb.fatalf("%s-%s on a %d px phone:\n%v", name, tc.lang, phoneWidth, problems)
 				}
+				checkAccessibility(t, tb, name+"-"+tc.lang)
 				if got := eval[int](tb, `window.innerWidth`); got != phoneWidth {
 					tb.fatalf("the page is laid out %d px wide, not %d: no phone viewport", got, phoneWidth)
 				}
