@@ -32,6 +32,7 @@ func commands() []command {
 		{"serve", "run the server (the default)", runServe},
 		{"migrate", "apply database migrations; `migrate status` shows the schema version", runMigrate},
 		{"keys", "list, create or rotate role keys: keys list | keys create --role R | keys rotate --role R", runKeys},
+		{"clients", "register and manage OIDC clients: clients create|list|show|update|delete|rotate-secret", runClients},
 		{"residents", "operator actions on residents: residents set-level --id-number N --level high", runResidents},
 		{"version", "print the version", runVersion},
 	}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"eidp/idp/client"
+	"eidp/internal/testenv"
+)
+
+// runSplit runs the binary, fails the test if it fails, and returns its
+// stdout and stderr apart.
+func runSplit(t *testing.T, env []string, args ...string) (string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := eidpCmd(context.Background(), env, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("eidp %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), stderr.String()
+}
+
+// decodeClient reads the JSON a clients command printed.
+func decodeClient(t *testing.T, out string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out)
+	}
+	return m
+}
+
+func TestClientsCommandsCreateListShowRotateAndDelete(t *testing.T) {
+	for _, d := range testenv.Databases(t) {
+		t.Run(string(d.Engine), func(t *testing.T) {
+			env := []string{"EIDP_DATABASE_URL=" + d.URL, "EIDP_DATA_DIR=" + t.TempDir()}
+			meta := filepath.Join(t.TempDir(), "client.json")
+			os.WriteFile(meta, []byte(`{
+				"client_name": "Transport Department licensing",
+				"redirect_uris": ["https://td.example.gov/cb"],
+				"grant_types": ["authorization_code", "refresh_token"],
+				"contacts": ["it@td.example.gov"]
+			}`), 0o600)
+
+			out, warn := runSplit(t, env, "clients", "create", "--metadata", meta, "--id", "td-licensing", "--allow-id-card")
+			created := decodeClient(t, out)
+			secret, _ := created["client_secret"].(string)
+			if created["client_id"] != "td-licensing" || len(secret) != 43 || created["scope"] != "openid eidp:idcard" ||
+				created["allow_id_card"] != true || created["subject_type"] != "pairwise" {
+				t.Fatalf("create printed:\n%s", out)
+			}
+			if strings.Contains(out, "client_secret_hash") {
+				t.Fatalf("create printed the hash:\n%s", out)
+			}
+			if !strings.Contains(warn, "will not be shown again") {
+				t.Fatalf("no warning that the secret is shown once:\n%s", warn)
+			}
+			// The printed secret is the one the server will accept.
+			store := client.NewStore(testenv.OpenDB(t, d.URL), client.Options{})
+			if _, err := store.VerifySecret(context.Background(), "td-licensing", secret); err != nil {
+				t.Fatalf("the printed secret does not verify: %v", err)
+			}
+
+			runOK(t, env, "clients", "create", "--name", "Lands Department", "--redirect-uri", "http://localhost:8081/cb", "--auth-method", "none")
+			list := runOK(t, env, "clients", "list")
+			for _, want := range []string{"CLIENT ID", "td-licensing", "Transport Department licensing", "id-card", "Lands Department", "none"} {
+				if !strings.Contains(list, want) {
+					t.Errorf("list lacks %q:\n%s", want, list)
+				}
+			}
+
+			show, _ := runSplit(t, env, "clients", "show", "td-licensing")
+			shown := decodeClient(t, show)
+			if shown["client_name"] != "Transport Department licensing" || shown["client_secret"] != nil || strings.Contains(show, "hash") {
+				t.Fatalf("show printed:\n%s", show)
+			}
+
+			// show's output, edited, is an update.
+			edited := strings.Replace(show, "Transport Department licensing", "Transport Department e-Licensing", 1)
+			os.WriteFile(meta, []byte(edited), 0o600)
+			runOK(t, env, "clients", "update", "td-licensing", "--metadata", meta)
+			runOK(t, env, "clients", "update", "td-licensing", "--redirect-uri", "https://td.example.gov/cb2", "--public-subject")
+			show, _ = runSplit(t, env, "clients", "show", "td-licensing")
+			shown = decodeClient(t, show)
+			if shown["client_name"] != "Transport Department e-Licensing" || shown["subject_type"] != "public" ||
+				!strings.Contains(show, "https://td.example.gov/cb2") || strings.Contains(show, `"https://td.example.gov/cb"`) {
+				t.Fatalf("after update, show printed:\n%s", show)
+			}
+			if _, err := store.VerifySecret(context.Background(), "td-licensing", secret); err != nil {
+				t.Fatalf("update lost the secret: %v", err)
+			}
+
+			out, warn = runSplit(t, env, "clients", "rotate-secret", "td-licensing")
+			fresh, _ := decodeClient(t, out)["client_secret"].(string)
+			if fresh == "" || fresh == secret || !strings.Contains(warn, "will not be shown again") {
+				t.Fatalf("rotate-secret printed:\n%s\n%s", out, warn)
+			}
+			if _, err := store.VerifySecret(context.Background(), "td-licensing", secret); !errors.Is(err, client.ErrInvalidClient) {
+				t.Fatalf("the old secret still verifies after rotate-secret: %v", err)
+			}
+			if _, err := store.VerifySecret(context.Background(), "td-licensing", fresh); err != nil {
+				t.Fatalf("the rotated secret does not verify: %v", err)
+			}
+
+			if out := runOK(t, env, "clients", "delete", "td-licensing"); !strings.Contains(out, "deleted client td-licensing") {
+				t.Fatalf("delete printed: %s", out)
+			}
+			out2, err := eidpCmd(context.Background(), env, "clients", "show", "td-licensing").CombinedOutput()
+			if err == nil || !strings.Contains(string(out2), "no such client") {
+				t.Fatalf("show after delete: %v\n%s", err, out2)
+			}
+			if list := runOK(t, env, "clients", "list"); strings.Contains(list, "td-licensing") {
+				t.Fatalf("deleted client still listed:\n%s", list)
+			}
+		})
+	}
+}
+
+func TestClientsCreateWithABadRedirectURIFailsWithOneLineNamingTheField(t *testing.T) {
+	env := []string{"EIDP_DATABASE_URL=" + testenv.SQLite(t), "EIDP_DATA_DIR=" + t.TempDir()}
+	var stdout, stderr bytes.Buffer
+	cmd := eidpCmd(context.Background(), env, "clients", "create", "--name", "Water Supplies", "--redirect-uri", "https://wsd.example.gov/cb#done")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailure {
+		t.Fatalf("want exit code %d, got %v", exitFailure, err)
+	}
+	if stdout.Len() != 0 {
+		t.Fatalf("a refused client printed something:\n%s", stdout.String())
+	}
+	// Start-up logs (migrations applied) may precede it; the error is the
+	// one line of eidp's own.
+	var errLines []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(line, "eidp: ") {
+			errLines = append(errLines, line)
+		}
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], "redirect_uris[0]") || !strings.Contains(errLines[0], "fragment") {
+		t.Fatalf("want one error line naming redirect_uris[0] and the fragment, got:\n%s", stderr.String())
+	}
+	if list := runOK(t, env, "clients", "list"); strings.Contains(list, "Water Supplies") {
+		t.Fatalf("the refused client was stored:\n%s", list)
+	}
+}
