@@ -163,6 +163,17 @@ func TestServeAnswersHealthReadinessAndMetrics(t *testing.T) {
 				ready.Checks["database"] != "ok" || ready.Checks["keys"] != "ok" {
 				t.Fatalf("/readyz: %d %s", code, body)
 			}
+			code, set := get(t, srv.url+"/jwks")
+			var published struct {
+				Keys []struct{ Kid, Kty, Use, Alg, Crv string } `json:"keys"`
+			}
+			if err := json.Unmarshal([]byte(set), &published); err != nil || code != 200 || len(published.Keys) != 1 ||
+				published.Keys[0].Use != "sig" || published.Keys[0].Alg != "ES256" || published.Keys[0].Kid == "" {
+				t.Fatalf("/jwks: %d %s", code, set)
+			}
+			if list := runOK(t, s.env, "keys", "list", "--role", "oidc-signing"); !strings.Contains(list, published.Keys[0].Kid) {
+				t.Fatalf("the published kid is not the registry's:\n%s", list)
+			}
 			code, metrics := get(t, srv.url+"/metrics")
 			if code != 200 {
 				t.Fatalf("/metrics: %d", code)

@@ -53,25 +53,28 @@ func TestReadinessFailsWhenTheDatabaseOrTheKeyBackendFails(t *testing.T) {
 	database := testenv.OpenDB(t, testenv.SQLite(t))
 	log := slog.New(slog.DiscardHandler)
 
-	rd := &readiness{db: database, signer: signer, log: log}
+	fixed := func(s hsm.Signer) func(context.Context) (hsm.Signer, error) {
+		return func(context.Context) (hsm.Signer, error) { return s, nil }
+	}
+	rd := &readiness{db: database, signer: fixed(signer), log: log}
 	if code, checks := readyz(t, rd); code != 200 || checks["database"] != "ok" || checks["keys"] != "ok" {
 		t.Fatalf("healthy: %d %v", code, checks)
 	}
 
-	rd = &readiness{db: database, signer: failingSigner{signer}, log: log}
+	rd = &readiness{db: database, signer: fixed(failingSigner{signer}), log: log}
 	if code, checks := readyz(t, rd); code != 503 || checks["keys"] != "failing" || checks["database"] != "ok" {
 		t.Fatalf("key backend down: %d %v", code, checks)
 	}
 
 	closed := testenv.OpenDB(t, testenv.SQLite(t))
 	closed.Close()
-	rd = &readiness{db: closed, signer: signer, log: log}
+	rd = &readiness{db: closed, signer: fixed(signer), log: log}
 	if code, checks := readyz(t, rd); code != 503 || checks["database"] != "failing" {
 		t.Fatalf("database down: %d %v", code, checks)
 	}
 
 	// The result is cached briefly: probes cannot become HSM load.
-	rd.signer = failingSigner{signer}
+	rd.signer = fixed(failingSigner{signer})
 	if _, checks := readyz(t, rd); checks["keys"] != "ok" {
 		t.Fatalf("a probe within %s should reuse the last result: %v", readinessCacheFor, checks)
 	}

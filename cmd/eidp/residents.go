@@ -73,7 +73,7 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.
 		return err
 	}
 	pages.Register(mux)
-	go sweep(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
+	go every(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
 		"proofing failure counters": proofer.Sweep,
 		"ended sessions":            sessions.Sweep,
 	})
@@ -84,18 +84,19 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.
 // deletes are idempotent, so nodes need no coordination.
 const sweepEvery = 10 * time.Minute
 
-// sweep runs each cleanup now and then every interval until ctx ends.
-func sweep(ctx context.Context, log *slog.Logger, every time.Duration, jobs map[string]func(context.Context) (int64, error)) {
-	t := time.NewTicker(every)
+// every runs each background job now and then every interval until ctx
+// ends; a job returns how many rows it changed, for the log.
+func every(ctx context.Context, log *slog.Logger, interval time.Duration, jobs map[string]func(context.Context) (int64, error)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		for what, job := range jobs {
 			n, err := job(ctx)
 			switch {
 			case err != nil && ctx.Err() == nil:
-				log.Error("cleanup failed", "what", what, "error", err)
+				log.Error("background job failed", "job", what, "error", err)
 			case n > 0:
-				log.Info("cleanup", "what", what, "deleted", n)
+				log.Info("background job", "job", what, "rows", n)
 			}
 		}
 		select {

@@ -17,6 +17,7 @@ import (
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
+	"eidp/idp/jwks"
 	"eidp/internal/config"
 	"eidp/internal/db"
 	"eidp/internal/httpx"
@@ -62,13 +63,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if created {
 		log.Info("created the token-signing key", "kid", key.ID, "algorithm", key.Algorithm, "uri", key.URI)
 	}
-	signer, err := km.Signer(ctx, key.URI)
-	if err != nil {
-		return fmt.Errorf("token-signing key %s: %w", key.ID, err)
+	keys := jwks.New(ring, km, jwks.Options{Log: log})
+	if err := keys.Refresh(ctx); err != nil {
+		return fmt.Errorf("token-signing keys: %w", err)
 	}
+	// Rotations done by `eidp keys rotate` (on any node) take effect on
+	// schedule: a published key starts signing, a retired one leaves JWKS.
+	go every(ctx, log, keys.RefreshInterval(), map[string]func(context.Context) (int64, error){
+		"key lifecycle": func(ctx context.Context) (int64, error) { return 0, ring.AdvanceAll(ctx) },
+	})
 
-	ready := &readiness{db: database, signer: signer, log: log}
+	// Readiness signs with whichever key is active now, not the one of start-up.
+	ready := &readiness{db: database, log: log, signer: func(ctx context.Context) (hsm.Signer, error) {
+		_, s, err := ring.Signer(ctx, keyring.OIDCSigning)
+		return s, err
+	}}
 	mux := http.NewServeMux()
+	mux.Handle("GET /jwks", keys)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
@@ -148,7 +159,7 @@ func httpsIssuer(cfg *config.Config) bool {
 // cannot turn into a load on the HSM.
 type readiness struct {
 	db     *db.DB
-	signer hsm.Signer
+	signer func(context.Context) (hsm.Signer, error)
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -186,7 +197,11 @@ func (rd *readiness) check(ctx context.Context) (map[string]string, bool) {
 		rd.log.Error("readiness: database unreachable", "error", err)
 		result["database"], ok = "failing", false
 	}
-	if err := testSignature(ctx, rd.signer); err != nil {
+	signer, err := rd.signer(ctx)
+	if err == nil {
+		err = testSignature(ctx, signer)
+	}
+	if err != nil {
 		rd.log.Error("readiness: key backend test signature failed", "error", err)
 		result["keys"], ok = "failing", false
 	}

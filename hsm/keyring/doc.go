@@ -4,8 +4,25 @@
 // role. The keys themselves stay in the key backend (package hsm); the
 // database holds only their URIs, algorithms and lifecycle state.
 //
-// Lifecycle: a key is created active; rotation creates a new active key and
-// moves the previous one to retiring, where it still verifies and decrypts
-// (JWKS keeps publishing it) but no longer signs or encrypts. At most one key
-// per role is active, which the database enforces with a partial unique index.
+// # Lifecycle
+//
+//	next ──activate_at──▶ active ──(replaced)──▶ retiring ──retire_at──▶ retired
+//
+// A role's first key is created active. Rotate follows the role's Policy:
+// for oidc-signing (published in JWKS by idp/jwks) the new key is first
+// next — published, not signing — for PublishAhead (default 1 h), so that
+// relying parties have it in their JWKS caches before the first token it
+// signs; then it becomes active and the key it replaces retiring, still
+// published so the tokens it signed verify, for RetainAfter (default 24 h,
+// the longest token lifetime); then retired: neither published nor used.
+// Roles nobody fetches ahead of use (vault-kek, ca-*, tsa, ocsp) rotate at
+// once and keep their retiring keys until an operator acts. RotateNow is the
+// emergency rotation: active at once, the old key still published for
+// RetainAfter. Backend keys are never destroyed automatically.
+//
+// Transitions are lazy: Advance makes those that are due, idempotently and
+// safely from several nodes at once (one serializable transaction; at most
+// one active key per role and one next key per role are enforced by partial
+// unique indexes). Readers call it (Ensure, Signer, Published), and the
+// server should run it periodically (AdvanceAll).
 package keyring

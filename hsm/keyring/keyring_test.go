@@ -12,7 +12,7 @@ import (
 	"eidp/internal/testenv"
 )
 
-func newRing(t *testing.T, url string) (*keyring.Keyring, hsm.KeyManager) {
+func newRing(t *testing.T, url string, opts ...keyring.Option) (*keyring.Keyring, hsm.KeyManager) {
 	t.Helper()
 	d := testenv.OpenDB(t, url)
 	km, err := soft.Open(context.Background(), soft.Options{Dir: t.TempDir(), MasterKey: make([]byte, 32)})
@@ -20,7 +20,7 @@ func newRing(t *testing.T, url string) (*keyring.Keyring, hsm.KeyManager) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { km.Close() })
-	return keyring.New(d, km), km
+	return keyring.New(d, km, opts...), km
 }
 
 // The registry is a store: its tests run on every database engine.
@@ -55,8 +55,8 @@ func TestKeyring(t *testing.T) {
 					t.Fatalf("backend keys %d → %d", len(before), len(after))
 				}
 			})
-			t.Run("rotation activates the new key and keeps the old one retiring", func(t *testing.T) {
-				ring, km := newRing(t, d.URL)
+			t.Run("rotation without publication ahead activates the new key and keeps the old one retiring", func(t *testing.T) {
+				ring, km := newRing(t, d.URL, keyring.WithPolicy(keyring.OIDCSigning, keyring.Policy{}))
 				old, _ := ring.Create(ctx, keyring.OIDCSigning, hsm.ECP256)
 				next, err := ring.Rotate(ctx, keyring.OIDCSigning, hsm.RSA2048)
 				if err != nil {
