@@ -20,26 +20,31 @@ type Role string
 // resident and are not kept here.
 const (
 	OIDCSigning Role = "oidc-signing"
-	VaultKEK    Role = "vault-kek"
-	CARoot      Role = "ca-root"
-	CAResidents Role = "ca-residents"
-	TSA         Role = "tsa"
-	OCSP        Role = "ocsp"
+	// OIDCSigningRSA signs ID tokens for the relying parties that ask for
+	// RS256 or PS256 (id_token_signed_response_alg); ES256 with
+	// OIDCSigning is the default.
+	OIDCSigningRSA Role = "oidc-signing-rsa"
+	VaultKEK       Role = "vault-kek"
+	CARoot         Role = "ca-root"
+	CAResidents    Role = "ca-residents"
+	TSA            Role = "tsa"
+	OCSP           Role = "ocsp"
 )
 
 // roles maps each role to its default algorithm.
 var roles = map[Role]hsm.Algorithm{
-	OIDCSigning: hsm.ECP256,
-	VaultKEK:    hsm.AES256,
-	CARoot:      hsm.ECP384,
-	CAResidents: hsm.ECP384,
-	TSA:         hsm.ECP256,
-	OCSP:        hsm.ECP256,
+	OIDCSigning:    hsm.ECP256,
+	OIDCSigningRSA: hsm.RSA2048,
+	VaultKEK:       hsm.AES256,
+	CARoot:         hsm.ECP384,
+	CAResidents:    hsm.ECP384,
+	TSA:            hsm.ECP256,
+	OCSP:           hsm.ECP256,
 }
 
 // Roles lists the known roles in a stable order.
 func Roles() []Role {
-	return []Role{OIDCSigning, VaultKEK, CARoot, CAResidents, TSA, OCSP}
+	return []Role{OIDCSigning, OIDCSigningRSA, VaultKEK, CARoot, CAResidents, TSA, OCSP}
 }
 
 // ParseRole accepts a role name.
@@ -47,7 +52,7 @@ func ParseRole(s string) (Role, error) {
 	if _, ok := roles[Role(s)]; ok {
 		return Role(s), nil
 	}
-	return "", fmt.Errorf("%w: %q (known: oidc-signing, vault-kek, ca-root, ca-residents, tsa, ocsp)", ErrUnknownRole, s)
+	return "", fmt.Errorf("%w: %q (known: oidc-signing, oidc-signing-rsa, vault-kek, ca-root, ca-residents, tsa, ocsp)", ErrUnknownRole, s)
 }
 
 // DefaultAlgorithm is the algorithm a role's keys get unless told otherwise.
@@ -139,7 +144,7 @@ const (
 // until every data key is rewrapped, and CA, TSA and OCSP keys verify what
 // they signed for years.
 func DefaultPolicy(role Role) Policy {
-	if role == OIDCSigning {
+	if role == OIDCSigning || role == OIDCSigningRSA {
 		return Policy{PublishAhead: DefaultPublishAhead, RetainAfter: DefaultRetainAfter}
 	}
 	return Policy{}

@@ -50,6 +50,12 @@ type Options struct {
 	AbsoluteTimeout time.Duration // default 12 h
 	CookieName      string        // default "eidp_session"
 	Secure          bool          // set the cookie's Secure attribute (behind HTTPS)
+	// OnEnd, if set, is called after sessions were ended by Revoke,
+	// RevokeAll or Logout, with the resident and the public IDs of the
+	// sessions that ended. The OpenID Provider revokes the grants of those
+	// sessions and notifies relying parties (back-channel logout). Its
+	// error is returned to the caller; the sessions stay ended.
+	OnEnd func(ctx context.Context, residentID string, sessionIDs []string) error
 }
 
 // Session is a live login session.
@@ -242,18 +248,43 @@ func (m *Manager) List(ctx context.Context, residentID string) ([]Session, error
 // so a resident cannot end, or learn of, another's sessions.
 func (m *Manager) Revoke(ctx context.Context, residentID, sessionID string) error {
 	now := m.timestamp()
-	res, err := m.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2
-		WHERE resident_id = $1 AND `+liveCondition+` AND id = $4`,
+	ids, err := m.endSessions(ctx, `UPDATE sessions SET revoked_at = $2
+		WHERE resident_id = $1 AND `+liveCondition+` AND id = $4 RETURNING id`,
 		residentID, ts(now), ts(now.Add(-m.opts.IdleTimeout)), sessionID)
 	if err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("session: revoke: %w", err)
-	}
-	if n == 0 {
+	if len(ids) == 0 {
 		return ErrNoSession
+	}
+	return m.ended(ctx, residentID, ids)
+}
+
+// endSessions runs an UPDATE … RETURNING id and collects the IDs.
+func (m *Manager) endSessions(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := m.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// ended tells OnEnd about sessions that just ended.
+func (m *Manager) ended(ctx context.Context, residentID string, ids []string) error {
+	if m.opts.OnEnd == nil || len(ids) == 0 {
+		return nil
+	}
+	if err := m.opts.OnEnd(ctx, residentID, ids); err != nil {
+		return fmt.Errorf("session: after ending sessions: %w", err)
 	}
 	return nil
 }
@@ -262,17 +293,13 @@ func (m *Manager) Revoke(ctx context.Context, residentID, sessionID string) erro
 // (the current one; "" ends them all) and returns how many it ended.
 func (m *Manager) RevokeAll(ctx context.Context, residentID, exceptSessionID string) (int, error) {
 	now := m.timestamp()
-	res, err := m.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2
-		WHERE resident_id = $1 AND `+liveCondition+` AND id <> $4`,
+	ids, err := m.endSessions(ctx, `UPDATE sessions SET revoked_at = $2
+		WHERE resident_id = $1 AND `+liveCondition+` AND id <> $4 RETURNING id`,
 		residentID, ts(now), ts(now.Add(-m.opts.IdleTimeout)), exceptSessionID)
 	if err != nil {
 		return 0, fmt.Errorf("session: revoke all: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("session: revoke all: %w", err)
-	}
-	return int(n), nil
+	return len(ids), m.ended(ctx, residentID, ids)
 }
 
 // Logout revokes the request's session, if any, and deletes the cookie
@@ -284,11 +311,53 @@ func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if !ok {
 		return nil
 	}
-	if _, err := m.db.ExecContext(ctx, `UPDATE sessions SET revoked_at = $1
-		WHERE token_hash = $2 AND revoked_at IS NULL`, ts(m.timestamp()), hash); err != nil {
+	rows, err := m.db.QueryContext(ctx, `UPDATE sessions SET revoked_at = $1
+		WHERE token_hash = $2 AND revoked_at IS NULL RETURNING id, resident_id`, ts(m.timestamp()), hash)
+	if err != nil {
 		return fmt.Errorf("session: logout: %w", err)
 	}
-	return nil
+	var id, residentID string
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&id, &residentID)
+	}
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("session: logout: %w", err)
+	}
+	if !found {
+		return nil
+	}
+	return m.ended(ctx, residentID, []string{id})
+}
+
+// Reauthenticate records a fresh authentication in the request's live
+// session sess (the same resident logged in again: prompt=login, max_age,
+// step-up): auth_time becomes now, acr and amr are replaced, and the cookie
+// gets a new token (the old one stops working), while the session keeps its
+// ID — relying parties keep their sid and are not logged out.
+func (m *Manager) Reauthenticate(ctx context.Context, w http.ResponseWriter, sess Session, acr string, amr []string) (Session, error) {
+	token := randomString(tokenBytes)
+	now := m.timestamp()
+	res, err := m.db.ExecContext(ctx, `UPDATE sessions SET token_hash = $2, auth_time = $3, last_seen_at = $3, acr = $4, amr = $5
+		WHERE id = $1 AND resident_id = $6 AND revoked_at IS NULL`,
+		sess.ID, hashToken(token), ts(now), acr, strings.Join(amr, " "), sess.ResidentID)
+	if err != nil {
+		return Session{}, fmt.Errorf("session: reauthenticate: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return Session{}, ErrNoSession
+	}
+	sess.AuthTime, sess.LastSeenAt, sess.ACR, sess.AMR = now, now, acr, append([]string(nil), amr...)
+	maxAge := int(sess.ExpiresAt.Sub(now) / time.Second)
+	if maxAge <= 0 {
+		return Session{}, ErrNoSession
+	}
+	http.SetCookie(w, m.cookie(token, maxAge))
+	return sess, nil
 }
 
 const sessionColumns = `id, resident_id, created_at, last_seen_at, expires_at, auth_time, acr, amr, user_agent`

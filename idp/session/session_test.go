@@ -562,3 +562,89 @@ func TestSweepDeletesSessionsEndedMoreThanADayAgo(t *testing.T) {
 		}
 	})
 }
+
+func TestOnEndReportsEndedSessions(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		ctx := testCtx(t)
+		type call struct {
+			resident string
+			ids      []string
+		}
+		var calls []call
+		m := e.manager(session.Options{OnEnd: func(_ context.Context, residentID string, ids []string) error {
+			calls = append(calls, call{residentID, slices.Clone(ids)})
+			return nil
+		}})
+		alice, bob := e.resident(t), e.resident(t)
+		a1, c1 := login(t, m, alice)
+		a2, _ := login(t, m, alice)
+		a3, _ := login(t, m, alice)
+		b1, _ := login(t, m, bob)
+
+		if err := m.Revoke(ctx, alice, a2.ID); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+		if err := m.Revoke(ctx, alice, b1.ID); !errors.Is(err, session.ErrNoSession) {
+			t.Fatalf("Revoke of another's session = %v, want ErrNoSession", err)
+		}
+		if n, err := m.RevokeAll(ctx, alice, a1.ID); err != nil || n != 1 {
+			t.Fatalf("RevokeAll = %d, %v; want 1", n, err)
+		}
+		req := httptest.NewRequest("POST", "/logout", nil)
+		req.AddCookie(c1)
+		if err := m.Logout(ctx, httptest.NewRecorder(), req); err != nil {
+			t.Fatalf("Logout: %v", err)
+		}
+		// A second logout with the same cookie ends nothing.
+		if err := m.Logout(ctx, httptest.NewRecorder(), req); err != nil {
+			t.Fatalf("second Logout: %v", err)
+		}
+		want := []call{{alice, []string{a2.ID}}, {alice, []string{a3.ID}}, {alice, []string{a1.ID}}}
+		if fmt.Sprint(calls) != fmt.Sprint(want) {
+			t.Fatalf("OnEnd calls = %v, want %v", calls, want)
+		}
+	})
+}
+
+func TestReauthenticateKeepsTheSession(t *testing.T) {
+	eachEngine(t, func(t *testing.T, e *env) {
+		ctx := testCtx(t)
+		ended := 0
+		m := e.manager(session.Options{OnEnd: func(context.Context, string, []string) error { ended++; return nil }})
+		alice := e.resident(t)
+		s, oldCookie := login(t, m, alice)
+		e.clock.Advance(10 * time.Minute)
+		rec := httptest.NewRecorder()
+		re, err := m.Reauthenticate(ctx, rec, s, "urn:eidp:acr:high", []string{"hwk", "user"})
+		if err != nil {
+			t.Fatalf("Reauthenticate: %v", err)
+		}
+		if re.ID != s.ID || !re.AuthTime.After(s.AuthTime) || re.ACR != "urn:eidp:acr:high" {
+			t.Fatalf("Reauthenticate = %+v, want same ID, later auth_time, new acr", re)
+		}
+		cookies := rec.Result().Cookies()
+		if len(cookies) != 1 || cookies[0].Value == oldCookie.Value {
+			t.Fatalf("Reauthenticate set cookies %v, want one new token", cookies)
+		}
+		old := httptest.NewRequest("GET", "/", nil)
+		old.AddCookie(oldCookie)
+		if _, err := m.Get(ctx, old); !errors.Is(err, session.ErrNoSession) {
+			t.Fatalf("old cookie after Reauthenticate: %v, want ErrNoSession", err)
+		}
+		fresh := httptest.NewRequest("GET", "/", nil)
+		fresh.AddCookie(cookies[0])
+		got, err := m.Get(ctx, fresh)
+		if err != nil || got.ID != s.ID || !got.AuthTime.Equal(re.AuthTime) || got.ACR != re.ACR {
+			t.Fatalf("Get with new cookie = %+v, %v", got, err)
+		}
+		if ended != 0 {
+			t.Fatalf("OnEnd called %d times on reauthentication", ended)
+		}
+		if err := m.Revoke(ctx, alice, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Reauthenticate(ctx, httptest.NewRecorder(), s, "urn:eidp:acr:high", nil); !errors.Is(err, session.ErrNoSession) {
+			t.Fatalf("Reauthenticate of a revoked session = %v, want ErrNoSession", err)
+		}
+	})
+}
