@@ -226,7 +226,7 @@ func TestMigration0005KeepsKeys(t *testing.T) {
 				}
 			}
 			applied, err := d.Migrate(ctx)
-			if err != nil || len(applied) != 1 || applied[0].Name != "key_lifecycle" {
+			if err != nil || len(applied) == 0 || applied[0].Name != "key_lifecycle" {
 				t.Fatalf("migrate: %v %v", applied, err)
 			}
 			km, _ := soft.Open(ctx, soft.Options{Dir: t.TempDir(), MasterKey: make([]byte, 32)})
