@@ -122,6 +122,7 @@ func ValidateSectorIdentifierURI(ctx context.Context, f *fetch.Fetcher, sectorId
 const (
 	pairwiseLabel = "eidp pairwise v1"
 	publicLabel   = "eidp public v1"
+	sidLabel      = "eidp sid v1"
 )
 
 // subjectLen is the length of a subject: 32 MAC bytes in unpadded base64url.
@@ -176,6 +177,14 @@ func (p *Pairwise) Subject(sector, residentID string) string {
 // pairwise subject: the MAC input carries another label.
 func (p *Pairwise) Public(residentID string) string {
 	return p.derive(publicLabel, residentID)
+}
+
+// SessionID returns the "sid" a client sees for a login session (OIDC
+// Front-/Back-Channel Logout): stable for that client and session, and
+// unrelated between two clients, so that relying parties cannot link a
+// resident's visits through a shared session identifier.
+func (p *Pairwise) SessionID(clientID, sessionID string) string {
+	return p.derive(sidLabel, clientID, sessionID)
 }
 
 // derive returns base64url(HMAC-SHA256(secret, label || 0x00 || for each

@@ -357,3 +357,17 @@ func BenchmarkPairwiseSubjectParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestSessionIDPerClient(t *testing.T) {
+	p, err := subject.NewPairwise(bytes.Repeat([]byte{7}, subject.MinSecretLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.SessionID("client-a", "sess-1"), p.SessionID("client-b", "sess-1")
+	if a == b || a != p.SessionID("client-a", "sess-1") || a == p.SessionID("client-a", "sess-2") {
+		t.Fatalf("SessionID: a=%s b=%s: want stable per (client, session) and different between clients", a, b)
+	}
+	if a == p.Subject("client-a", "sess-1") || a == p.Public("sess-1") {
+		t.Fatal("SessionID collides with a subject derivation")
+	}
+}

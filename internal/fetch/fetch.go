@@ -19,9 +19,10 @@ import (
 	"time"
 )
 
-// Errors. Errors of Get and GetJSON wrap one of these, the caller's context
-// error, or a connection or TLS failure (refused, unreachable, certificate);
-// all name the URL and none carries response content.
+// Errors. Errors of Get, GetJSON and PostForm wrap one of these, the
+// caller's context error, or a connection or TLS failure (refused,
+// unreachable, certificate); all name the URL and none carries response
+// content.
 var (
 	// ErrForbiddenURL: the URL, a redirect target or an address the host
 	// resolved to is not allowed (scheme, user info, fragment, blocked
@@ -31,7 +32,7 @@ var (
 	// truncated: half a key set or half a URI list is a wrong answer.
 	ErrTooLarge = errors.New("response too large")
 	// ErrStatus: the server answered with a status other than 200 (a
-	// redirect that is not followed included).
+	// redirect that is not followed included); for PostForm, other than 2xx.
 	ErrStatus = errors.New("unexpected HTTP status")
 	// ErrTimeout: the exchange did not finish within Options.Timeout (or the
 	// caller's deadline passed first).

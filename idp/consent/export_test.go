@@ -1,0 +1,7 @@
+package consent
+
+import "time"
+
+// SetNow makes s read the clock from now. Tests only: timestamps are tested
+// by moving this clock, not by sleeping.
+func SetNow(s *Store, now func() time.Time) { s.now = now }
