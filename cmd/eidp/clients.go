@@ -29,8 +29,12 @@ Connect Registration metadata names (client_name, redirect_uris, grant_types,
 token_endpoint_auth_method, jwks_uri, subject_type, scope, …); the output of
 "clients show" is such a file. Field flags set the common fields on top of it:
 --name, --redirect-uri (repeatable), --auth-method, --grant (repeatable),
---scope, --public-subject, --allow-id-card. Update replaces the metadata with
-the file when one is given, otherwise changes only the flagged fields.
+--scope, --public-subject, --allow-id-card, --admin (an admin API client:
+admin and the eidp:admin scope), and what residents see on the consent page:
+--name-zh (client_name#zh-Hant), --purpose (eidp_purpose), --purpose-zh
+(eidp_purpose#zh-Hant), --logo-uri, --client-uri, --policy-uri, --tos-uri (an
+empty value removes the field). Update replaces the metadata with the file
+when one is given, otherwise changes only the flagged fields.
 Run "eidp clients create --help" for every setting.`
 
 // eidp clients create|list|show|update|delete|rotate-secret: an operator
@@ -265,6 +269,14 @@ type clientFlags struct {
 	scope         string
 	publicSubject bool
 	allowIDCard   bool
+	admin         bool
+	nameZH        string
+	purpose       string
+	purposeZH     string
+	logoURI       string
+	clientURI     string
+	policyURI     string
+	tosURI        string
 
 	set []string // names of the flags given
 }
@@ -281,14 +293,48 @@ func (f *clientFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&f.scope, "scope", "", "the scopes the client may ask for, space-separated (default: openid)")
 	fs.BoolVar(&f.publicSubject, "public-subject", false, "give the client public subject identifiers instead of pairwise ones (false: back to pairwise)")
 	fs.BoolVar(&f.allowIDCard, "allow-id-card", false, "allow the client the "+client.ScopeIDCard+" scope (the resident's ID-card number) and add it to its scopes (false: take both away)")
+	fs.BoolVar(&f.admin, "admin", false, "make the client an admin client (admin: true) and add the "+client.ScopeAdmin+" scope, for the admin API with the client_credentials grant (false: take both away)")
+	// What residents see on the consent page (an empty value removes it).
+	fs.StringVar(&f.nameZH, "name-zh", "", "client_name#zh-Hant, the service's name in Traditional Chinese")
+	fs.StringVar(&f.purpose, "purpose", "", "eidp_purpose: one plain sentence (at most 300 characters) telling residents why the service asks for their personal data")
+	fs.StringVar(&f.purposeZH, "purpose-zh", "", "eidp_purpose#zh-Hant, the purpose in Traditional Chinese")
+	fs.StringVar(&f.logoURI, "logo-uri", "", "logo_uri: the https URL of the service's logo")
+	fs.StringVar(&f.clientURI, "client-uri", "", "client_uri: the https URL of the service's home page")
+	fs.StringVar(&f.policyURI, "policy-uri", "", "policy_uri: the https URL of the service's privacy policy")
+	fs.StringVar(&f.tosURI, "tos-uri", "", "tos_uri: the https URL of the service's terms of use")
+}
+
+// textFlag is a string flag that sets one metadata field of a client.
+type textFlag struct {
+	name  string
+	value string
+	field *string
+}
+
+// textFlags map the consent-page flags to the fields of c.
+func (f *clientFlags) textFlags(c *client.Client) []textFlag {
+	return []textFlag{
+		{"name-zh", f.nameZH, &c.ClientNameZH},
+		{"purpose", f.purpose, &c.Purpose},
+		{"purpose-zh", f.purposeZH, &c.PurposeZH},
+		{"logo-uri", f.logoURI, &c.LogoURI},
+		{"client-uri", f.clientURI, &c.ClientURI},
+		{"policy-uri", f.policyURI, &c.PolicyURI},
+		{"tos-uri", f.tosURI, &c.TOSURI},
+	}
 }
 
 func (f *clientFlags) given(name string) bool { return slices.Contains(f.set, name) }
 
 // changesFields reports whether a field flag was given.
 func (f *clientFlags) changesFields() bool {
-	for _, name := range []string{"name", "redirect-uri", "auth-method", "grant", "scope", "public-subject", "allow-id-card"} {
+	for _, name := range []string{"name", "redirect-uri", "auth-method", "grant", "scope", "public-subject", "allow-id-card", "admin"} {
 		if f.given(name) {
+			return true
+		}
+	}
+	for _, t := range f.textFlags(&client.Client{}) {
+		if f.given(t.name) {
 			return true
 		}
 	}
@@ -302,6 +348,11 @@ func (f *clientFlags) apply(c *client.Client) {
 	}
 	if f.given("name") {
 		c.ClientName = f.name
+	}
+	for _, t := range f.textFlags(c) {
+		if f.given(t.name) {
+			*t.field = t.value
+		}
 	}
 	if f.given("redirect-uri") {
 		c.RedirectURIs = slices.Clone(f.redirectURIs)
@@ -325,15 +376,24 @@ func (f *clientFlags) apply(c *client.Client) {
 	}
 	if f.given("allow-id-card") {
 		c.AllowIDCard = f.allowIDCard
-		scopes := slices.DeleteFunc(strings.Fields(c.Scope), func(s string) bool { return s == client.ScopeIDCard })
-		if f.allowIDCard {
-			if len(scopes) == 0 && (len(c.GrantTypes) == 0 || c.HasGrant(client.GrantAuthorizationCode)) {
-				scopes = []string{"openid"} // the default it would otherwise have had
-			}
-			scopes = append(scopes, client.ScopeIDCard)
-		}
-		c.Scope = strings.Join(scopes, " ")
+		setScope(c, client.ScopeIDCard, f.allowIDCard)
 	}
+	if f.given("admin") {
+		c.Admin = f.admin
+		setScope(c, client.ScopeAdmin, f.admin)
+	}
+}
+
+// setScope adds scope to the client's scopes or takes it away.
+func setScope(c *client.Client, scope string, on bool) {
+	scopes := slices.DeleteFunc(strings.Fields(c.Scope), func(s string) bool { return s == scope })
+	if on {
+		if len(scopes) == 0 && (len(c.GrantTypes) == 0 || c.HasGrant(client.GrantAuthorizationCode)) {
+			scopes = []string{"openid"} // the default it would otherwise have had
+		}
+		scopes = append(scopes, scope)
+	}
+	c.Scope = strings.Join(scopes, " ")
 }
 
 // stringList is a repeatable string flag.

@@ -152,3 +152,109 @@ func TestClientsCreateWithABadRedirectURIFailsWithOneLineNamingTheField(t *testi
 		t.Fatalf("the refused client was stored:\n%s", list)
 	}
 }
+
+// runFail runs the binary, wants it to fail with exitFailure and nothing on
+// stdout, and returns eidp's own error lines from stderr.
+func runFail(t *testing.T, env []string, args ...string) []string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := eidpCmd(context.Background(), env, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitFailure {
+		t.Fatalf("eidp %s: want exit code %d, got %v\n%s", strings.Join(args, " "), exitFailure, err, stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Fatalf("a failed command printed on stdout:\n%s", stdout.String())
+	}
+	var errLines []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(line, "eidp: ") {
+			errLines = append(errLines, line)
+		}
+	}
+	return errLines
+}
+
+func TestClientsConsentPageFlagsSetAndClearTheFields(t *testing.T) {
+	env := []string{"EIDP_DATABASE_URL=" + testenv.SQLite(t), "EIDP_DATA_DIR=" + t.TempDir()}
+	out, _ := runSplit(t, env, "clients", "create", "--id", "wsd-billing", "--name", "Water Supplies e-Billing",
+		"--redirect-uri", "https://wsd.example.gov/cb",
+		"--name-zh", "水務署電子賬單", "--purpose", "To send your water bills to your e-mail.",
+		"--purpose-zh", "把水費單寄到你的電郵。", "--logo-uri", "https://wsd.example.gov/logo.svg",
+		"--client-uri", "https://wsd.example.gov/", "--policy-uri", "https://wsd.example.gov/privacy",
+		"--tos-uri", "https://wsd.example.gov/terms")
+	created := decodeClient(t, out)
+	want := map[string]string{
+		"client_name#zh-Hant":  "水務署電子賬單",
+		"eidp_purpose":         "To send your water bills to your e-mail.",
+		"eidp_purpose#zh-Hant": "把水費單寄到你的電郵。",
+		"logo_uri":             "https://wsd.example.gov/logo.svg",
+		"client_uri":           "https://wsd.example.gov/",
+		"policy_uri":           "https://wsd.example.gov/privacy",
+		"tos_uri":              "https://wsd.example.gov/terms",
+	}
+	for k, v := range want {
+		if created[k] != v {
+			t.Errorf("create: %s = %v, want %q", k, created[k], v)
+		}
+	}
+
+	// An update flag changes its field only; an empty value removes it.
+	runOK(t, env, "clients", "update", "wsd-billing", "--purpose-zh", "", "--logo-uri", "https://wsd.example.gov/logo2.svg")
+	show, _ := runSplit(t, env, "clients", "show", "wsd-billing")
+	shown := decodeClient(t, show)
+	if _, ok := shown["eidp_purpose#zh-Hant"]; ok || shown["logo_uri"] != "https://wsd.example.gov/logo2.svg" ||
+		shown["eidp_purpose"] != want["eidp_purpose"] || shown["client_name#zh-Hant"] != want["client_name#zh-Hant"] {
+		t.Fatalf("after update, show printed:\n%s", show)
+	}
+
+	// Bad values fail with one line naming the field, and change nothing.
+	for _, tt := range []struct {
+		args        []string
+		field, what string
+	}{
+		{[]string{"--logo-uri", "https://wsd.example.gov/logo.svg#top"}, "logo_uri", "fragment"},
+		{[]string{"--tos-uri", "http://wsd.example.gov/terms"}, "tos_uri", "https"},
+		{[]string{"--purpose", strings.Repeat("x", 301)}, "eidp_purpose", "at most 300"},
+		{[]string{"--name-zh", "水務署\n賬單"}, "client_name#zh-Hant", "control characters"},
+		{[]string{"--purpose", "", "--purpose-zh", "繳費"}, "eidp_purpose#zh-Hant", "untagged eidp_purpose"},
+	} {
+		lines := runFail(t, env, append([]string{"clients", "update", "wsd-billing"}, tt.args...)...)
+		if len(lines) != 1 || !strings.Contains(lines[0], tt.field+":") || !strings.Contains(lines[0], tt.what) {
+			t.Errorf("update %q: want one error line naming %s and %q, got %q", tt.args, tt.field, tt.what, lines)
+		}
+	}
+	if after, _ := runSplit(t, env, "clients", "show", "wsd-billing"); after != show {
+		t.Fatalf("a refused update changed the client:\n%s\n%s", show, after)
+	}
+
+	// A translation eidp does not keep is refused, not dropped.
+	meta := filepath.Join(t.TempDir(), "client.json")
+	os.WriteFile(meta, []byte(`{"client_name":"Lands","client_name#fr":"Terres","redirect_uris":["https://landsd.example.gov/cb"]}`), 0o600)
+	lines := runFail(t, env, "clients", "create", "--metadata", meta)
+	if len(lines) != 1 || !strings.Contains(lines[0], "client_name#fr") || !strings.Contains(lines[0], "zh-Hant") {
+		t.Fatalf("want one error line naming client_name#fr, got %q", lines)
+	}
+}
+
+func TestClientsAdminFlagMakesAnAdminClientWithTheAdminScope(t *testing.T) {
+	env := []string{"EIDP_DATABASE_URL=" + testenv.SQLite(t), "EIDP_DATA_DIR=" + t.TempDir()}
+	out, _ := runSplit(t, env, "clients", "create", "--id", "ops-tooling", "--name", "Operations tooling",
+		"--grant", "client_credentials", "--admin")
+	created := decodeClient(t, out)
+	if created["admin"] != true || created["scope"] != client.ScopeAdmin || created["client_secret"] == nil {
+		t.Fatalf("create --admin printed:\n%s", out)
+	}
+	runOK(t, env, "clients", "update", "ops-tooling", "--admin=false")
+	show, _ := runSplit(t, env, "clients", "show", "ops-tooling")
+	if shown := decodeClient(t, show); shown["admin"] != nil || shown["scope"] != nil {
+		t.Fatalf("update --admin=false left:\n%s", show)
+	}
+	// The scope alone, without admin, is refused.
+	lines := runFail(t, env, "clients", "update", "ops-tooling", "--scope", client.ScopeAdmin)
+	if len(lines) != 1 || !strings.Contains(lines[0], "scope:") || !strings.Contains(lines[0], "needs admin: true") {
+		t.Fatalf("want one error line about the admin scope, got %q", lines)
+	}
+}

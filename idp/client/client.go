@@ -46,6 +46,11 @@ const (
 // to prevent, so only clients with a legal basis for it get it.
 const ScopeIDCard = "eidp:idcard"
 
+// ScopeAdmin is the scope of access tokens for the admin API (idp/admin),
+// issued by the client-credentials grant. A client may list it in its scope
+// only when Admin is set.
+const ScopeAdmin = "eidp:admin"
+
 // DefaultIDTokenAlg is the default id_token_signed_response_alg. OpenID
 // Connect Registration §2 defaults to RS256; eidp's token-signing keys are
 // EC P-256 by default, so ES256 is the default here, and RS256 or PS256 are
@@ -56,6 +61,7 @@ const DefaultIDTokenAlg = "ES256"
 const (
 	MaxRedirectURIs  = 20
 	MaxClientNameLen = 100      // characters
+	MaxPurposeLen    = 300      // characters
 	MaxMetadataSize  = 64 << 10 // bytes of a metadata document
 	maxURILen        = 2000
 	maxContacts      = 10
@@ -67,11 +73,17 @@ const (
 // Client is a registered OAuth 2.0 / OpenID Connect client. JSON names are
 // those of RFC 7591 §2, OpenID Connect Dynamic Client Registration §2,
 // RFC 9126 §6, Back-Channel Logout §2.2 and RP-Initiated Logout §3.1; the
-// eidp fields are allow_id_card, admin, created_at and updated_at. The
-// secret hash is never part of the JSON form.
+// eidp fields are eidp_purpose (and its #zh-Hant variant), allow_id_card,
+// admin, created_at and updated_at. The secret hash is never part of the
+// JSON form.
 type Client struct {
 	ClientID                           string          `json:"client_id,omitempty"`
 	ClientName                         string          `json:"client_name,omitempty"`
+	ClientNameZH                       string          `json:"client_name#zh-Hant,omitempty"` // RFC 7591 §2.2 language-tagged client_name
+	ClientURI                          string          `json:"client_uri,omitempty"`
+	LogoURI                            string          `json:"logo_uri,omitempty"`
+	PolicyURI                          string          `json:"policy_uri,omitempty"`
+	TOSURI                             string          `json:"tos_uri,omitempty"`
 	RedirectURIs                       []string        `json:"redirect_uris,omitempty"`
 	PostLogoutRedirectURIs             []string        `json:"post_logout_redirect_uris,omitempty"`
 	GrantTypes                         []string        `json:"grant_types,omitempty"`
@@ -89,6 +101,12 @@ type Client struct {
 	BackchannelLogoutSessionRequired   bool            `json:"backchannel_logout_session_required,omitempty"`
 	Scope                              string          `json:"scope,omitempty"` // allowed scopes, space-separated
 	Contacts                           []string        `json:"contacts,omitempty"`
+
+	// Purpose says, in a sentence residents read on the consent page, why
+	// the service asks for their personal data (eidp extension, plain text).
+	Purpose string `json:"eidp_purpose,omitempty"`
+	// PurposeZH is Purpose in Traditional Chinese (RFC 7591 §2.2 tag).
+	PurposeZH string `json:"eidp_purpose#zh-Hant,omitempty"`
 
 	// AllowIDCard permits ScopeIDCard in Scope.
 	AllowIDCard bool `json:"allow_id_card,omitempty"`
@@ -123,6 +141,31 @@ func (c Client) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// LangZHHant is the one language tag eidp accepts on human-readable metadata
+// (RFC 7591 §2.2): client_name#zh-Hant and eidp_purpose#zh-Hant. The
+// untagged values are the English ones.
+const LangZHHant = "zh-Hant"
+
+// Localized returns the client's name and purpose for a resident reading
+// lang (a BCP 47 tag, RFC 5646): any Chinese tag ("zh", "zh-Hant",
+// "zh-HK", …; compared without regard to case) gets the #zh-Hant variants
+// where they are set, every other language the untagged values. purpose is
+// empty when the client registered none.
+func (c Client) Localized(lang string) (name, purpose string) {
+	name, purpose = c.ClientName, c.Purpose
+	primary, _, _ := strings.Cut(strings.ReplaceAll(lang, "_", "-"), "-")
+	if !strings.EqualFold(primary, "zh") {
+		return name, purpose
+	}
+	if c.ClientNameZH != "" {
+		name = c.ClientNameZH
+	}
+	if c.PurposeZH != "" {
+		purpose = c.PurposeZH
+	}
+	return name, purpose
+}
+
 // UsesSecret reports whether the client authenticates with a client secret
 // (client_secret_basic or client_secret_post).
 func (c Client) UsesSecret() bool {
@@ -140,9 +183,10 @@ func (c Client) HasGrant(grant string) bool { return slices.Contains(c.GrantType
 func (c Client) Scopes() []string { return strings.Fields(c.Scope) }
 
 // IsScopeAllowed reports whether the client may ask for scope. ScopeIDCard
-// also needs AllowIDCard, whatever the stored scope says.
+// also needs AllowIDCard, and ScopeAdmin needs Admin, whatever the stored
+// scope says.
 func (c Client) IsScopeAllowed(scope string) bool {
-	if scope == ScopeIDCard && !c.AllowIDCard {
+	if scope == ScopeIDCard && !c.AllowIDCard || scope == ScopeAdmin && !c.Admin {
 		return false
 	}
 	return slices.Contains(c.Scopes(), scope)
@@ -246,9 +290,32 @@ func metadataDecodeError(err error) error {
 		case "client_secret", "client_secret_hash":
 			return &ValidationError{Field: m[1], Msg: "eidp generates client secrets; remove it (create and rotate-secret print the secret once)"}
 		}
+		if base, tag, ok := strings.Cut(m[1], "#"); ok {
+			return languageTagError(m[1], base, tag)
+		}
 		return &ValidationError{Field: m[1], Msg: "is not a client metadata name eidp knows; check its spelling against RFC 7591 §2 and OpenID Connect Registration §2"}
 	}
 	return &ValidationError{Field: "metadata", Msg: "cannot be read: " + err.Error()}
+}
+
+// localizedFields are the human-readable fields with a #zh-Hant variant;
+// taggableURIs are the RFC 7591 §2.2 fields eidp keeps in one version only.
+var (
+	localizedFields = []string{"client_name", "eidp_purpose"}
+	taggableURIs    = []string{"client_uri", "logo_uri", "policy_uri", "tos_uri"}
+)
+
+// languageTagError explains a language-tagged name (RFC 7591 §2.2) that
+// eidp does not keep, rather than dropping the value silently: residents
+// would see the untagged text where the operator meant a translation.
+func languageTagError(field, base, tag string) *ValidationError {
+	switch {
+	case slices.Contains(localizedFields, base):
+		return &ValidationError{Field: field, Msg: fmt.Sprintf("the language tag %q is not supported: residents read eidp in English (the untagged %s) or Traditional Chinese (%s#%s); use one of those", tag, base, base, LangZHHant)}
+	case slices.Contains(taggableURIs, base):
+		return &ValidationError{Field: field, Msg: fmt.Sprintf("language-tagged variants of %s are not supported; give one %s for every language", base, base)}
+	}
+	return &ValidationError{Field: field, Msg: "is not a client metadata name eidp knows; check its spelling against RFC 7591 §2 and OpenID Connect Registration §2"}
 }
 
 // jsonKind names a Go type as the JSON an operator must write.

@@ -17,7 +17,28 @@
 // write a client's metadata as any RFC 7591 client would send it, and a
 // future registration endpoint can take the same document. eidp adds
 // allow_id_card (may the client be given the eidp:idcard scope, the
-// resident's identity-card number) and admin (may use the admin API).
+// resident's identity-card number) and admin (may be given the eidp:admin
+// scope, client.ScopeAdmin, for the admin API in idp/admin).
+//
+// # What residents see
+//
+// The consent page names the service (client_name), shows its logo
+// (logo_uri) and links to its home page, privacy policy and terms
+// (client_uri, policy_uri, tos_uri; RFC 7591 §2). These URLs are absolute,
+// without a fragment, and https (http only on loopback in development, as
+// for jwks_uri). eidp adds eidp_purpose: one plain-text sentence, 1 to 300
+// characters, saying why the service asks for the resident's personal data.
+//
+// Residents read eidp in English or Traditional Chinese, so client_name and
+// eidp_purpose each have one RFC 7591 §2.2 language-tagged variant,
+// client_name#zh-Hant and eidp_purpose#zh-Hant, under the same rules; the
+// untagged value is the English one and the fallback (Client.Localized
+// picks). Tags compare without regard to case (RFC 5646 §2.1.1). Any other
+// tag (client_name#fr, logo_uri#zh-Hant) is refused with an error naming it
+// instead of being dropped, so that an operator never believes a
+// translation is shown when it is not. Human-readable values are one line
+// of text: control characters, line separators and bidirectional-override
+// characters are refused.
 //
 // Validate checks every field and refuses impossible combinations, with a
 // ValidationError that names the field, says what to change, and maps to the

@@ -169,6 +169,29 @@ func TestStore(t *testing.T) {
 			}
 		})
 
+		t.Run("the consent page's fields are stored and read back", func(t *testing.T) {
+			s, _ := newStore(t, d, true)
+			c := webClient()
+			c.ClientNameZH, c.Purpose, c.PurposeZH = "稅務局電子報稅", "To file your tax return.", "為你提交報稅表。"
+			c.LogoURI, c.ClientURI = "https://tax.example.gov/logo.svg", "https://tax.example.gov/"
+			c.PolicyURI, c.TOSURI = "https://tax.example.gov/privacy", "https://tax.example.gov/terms"
+			created, _, err := s.Create(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Get(ctx, created.ClientID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ClientNameZH != c.ClientNameZH || got.Purpose != c.Purpose || got.PurposeZH != c.PurposeZH ||
+				got.LogoURI != c.LogoURI || got.ClientURI != c.ClientURI || got.PolicyURI != c.PolicyURI || got.TOSURI != c.TOSURI {
+				t.Fatalf("read back %+v", got)
+			}
+			if name, purpose := got.Localized("zh-HK"); name != c.ClientNameZH || purpose != c.PurposeZH {
+				t.Fatalf("Localized(zh-HK) = %q, %q", name, purpose)
+			}
+		})
+
 		t.Run("update replaces the metadata and keeps the secret and creation time", func(t *testing.T) {
 			s, clock := newStore(t, d, true)
 			c, secret, err := s.Create(ctx, webClient())

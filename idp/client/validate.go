@@ -59,7 +59,8 @@ func invalid(field, format string, args ...any) *ValidationError {
 // Options are the deployment's rules for client metadata.
 type Options struct {
 	// Production requires https for every redirect URI, post-logout
-	// redirect URI, jwks_uri and backchannel_logout_uri. In development,
+	// redirect URI, jwks_uri, backchannel_logout_uri, client_uri, logo_uri,
+	// policy_uri and tos_uri. In development,
 	// http is also allowed for loopback hosts (localhost, 127.0.0.1, [::1]).
 	Production bool
 }
@@ -77,7 +78,7 @@ var (
 	grantTypes    = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
 	// eidpScopes are the scopes in eidp's own namespace; another "eidp:"
 	// scope is a typo.
-	eidpScopes = []string{ScopeIDCard}
+	eidpScopes = []string{ScopeIDCard, ScopeAdmin}
 )
 
 // Validate checks c, with defaults already applied (WithDefaults), against
@@ -89,6 +90,7 @@ func (c Client) Validate(o Options) error {
 	for _, check := range []func(Options) *ValidationError{
 		c.checkClientID,
 		c.checkName,
+		c.checkConsentPage,
 		c.checkGrants,
 		c.checkAuthMethod,
 		c.checkKeys,
@@ -132,17 +134,75 @@ func (c Client) checkClientID(Options) *ValidationError {
 }
 
 func (c Client) checkName(Options) *ValidationError {
-	switch n := utf8.RuneCountInString(c.ClientName); {
-	case strings.TrimSpace(c.ClientName) == "":
+	if strings.TrimSpace(c.ClientName) == "" {
 		return invalid("client_name", "is required: residents see it on the consent page; give the service's name")
-	case !utf8.ValidString(c.ClientName):
-		return invalid("client_name", "is not valid UTF-8")
-	case n > MaxClientNameLen:
-		return invalid("client_name", "has %d characters; shorten it to at most %d", n, MaxClientNameLen)
-	case strings.ContainsFunc(c.ClientName, unicode.IsControl):
-		return invalid("client_name", "contains control characters (a line break or tab?); write it on one line")
+	}
+	if err := checkText("client_name", c.ClientName, MaxClientNameLen); err != nil {
+		return err
+	}
+	if c.ClientNameZH != "" {
+		return checkText("client_name#"+LangZHHant, c.ClientNameZH, MaxClientNameLen)
 	}
 	return nil
+}
+
+// checkConsentPage checks what the consent page shows besides the name: the
+// purpose, in plain text, and the links and logo of RFC 7591 §2 — absolute
+// URLs without fragment, https except on loopback in development (as
+// jwks_uri), since residents' browsers load or follow them.
+func (c Client) checkConsentPage(o Options) *ValidationError {
+	if c.Purpose != "" {
+		if err := checkText("eidp_purpose", c.Purpose, MaxPurposeLen); err != nil {
+			return err
+		}
+	}
+	if c.PurposeZH != "" {
+		if c.Purpose == "" {
+			return invalid("eidp_purpose#"+LangZHHant, "needs an untagged eidp_purpose as well: residents reading English see that one; add it")
+		}
+		if err := checkText("eidp_purpose#"+LangZHHant, c.PurposeZH, MaxPurposeLen); err != nil {
+			return err
+		}
+	}
+	for _, u := range []struct{ field, value string }{
+		{"client_uri", c.ClientURI},
+		{"logo_uri", c.LogoURI},
+		{"policy_uri", c.PolicyURI},
+		{"tos_uri", c.TOSURI},
+	} {
+		if u.value == "" {
+			continue
+		}
+		if err := checkURI(u.field, u.value, endpointURI, o, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkText checks a human-readable value shown to residents (a name, a
+// purpose): present, valid UTF-8, at most max characters, plain text on one
+// line. Bidirectional-override characters are refused too: they could make
+// the text read differently from what is stored (the "Trojan Source" trick,
+// CVE-2021-42574).
+func checkText(field, value string, max int) *ValidationError {
+	switch n := utf8.RuneCountInString(value); {
+	case strings.TrimSpace(value) == "":
+		return invalid(field, "is blank; write the text residents should read, or leave the field out")
+	case !utf8.ValidString(value):
+		return invalid(field, "is not valid UTF-8")
+	case n > max:
+		return invalid(field, "has %d characters; shorten it to at most %d", n, max)
+	case strings.ContainsFunc(value, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }):
+		return invalid(field, "contains control characters (a line break or tab?); write it on one line")
+	case strings.ContainsFunc(value, isBidiControl):
+		return invalid(field, "contains invisible bidirectional-override characters (U+202A–U+202E, U+2066–U+2069); remove them")
+	}
+	return nil
+}
+
+func isBidiControl(r rune) bool {
+	return (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
 }
 
 func (c Client) checkGrants(Options) *ValidationError {
@@ -371,6 +431,8 @@ func (c Client) checkScope(Options) *ValidationError {
 			return invalid("scope", "%q is not an eidp scope; eidp's own scopes are %s", s, strings.Join(eidpScopes, ", "))
 		case s == ScopeIDCard && !c.AllowIDCard:
 			return invalid("scope", "%s (the resident's identity-card number) needs allow_id_card: set it only for a client with a legal basis to receive the number, or remove the scope", ScopeIDCard)
+		case s == ScopeAdmin && !c.Admin:
+			return invalid("scope", "%s (the admin API) needs admin: true; set it only for operators' tooling, or remove the scope", ScopeAdmin)
 		}
 	}
 	return nil

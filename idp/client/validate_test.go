@@ -237,6 +237,17 @@ func TestValidate(t *testing.T) {
 			wantField: "scope", wantMsg: "needs allow_id_card"},
 		{name: "an unknown eidp scope is refused", change: func(c *client.Client) { c.Scope = "openid eidp:id_card" },
 			wantField: "scope", wantMsg: "not an eidp scope"},
+		{name: "the admin scope without admin is refused", change: func(c *client.Client) {
+			c.RedirectURIs = nil
+			c.GrantTypes = []string{client.GrantClientCredentials}
+			c.Scope = client.ScopeAdmin
+		}, wantField: "scope", wantMsg: "needs admin: true"},
+		{name: "an admin client_credentials client may list the admin scope", change: func(c *client.Client) {
+			c.RedirectURIs = nil
+			c.GrantTypes = []string{client.GrantClientCredentials}
+			c.Admin = true
+			c.Scope = client.ScopeAdmin
+		}, production: true},
 		{name: "scopes separated by two spaces are refused", change: func(c *client.Client) { c.Scope = "openid  profile" },
 			wantField: "scope", wantMsg: "single spaces"},
 		{name: "a scope with a quote is refused", change: func(c *client.Client) { c.Scope = `openid pro"file` },
@@ -261,6 +272,58 @@ func TestValidate(t *testing.T) {
 			wantField: "client_name", wantMsg: "at most 100"},
 		{name: "a name with a line break is refused", change: func(c *client.Client) { c.ClientName = "Tax\nDepartment" },
 			wantField: "client_name", wantMsg: "control characters"},
+		{name: "a consent page with logo, links, purpose and Chinese variants is valid", change: func(c *client.Client) {
+			c.ClientNameZH = "稅務局電子報稅"
+			c.ClientURI = "https://tax.example.gov/"
+			c.LogoURI = "https://tax.example.gov/logo.png"
+			c.PolicyURI = "https://tax.example.gov/privacy"
+			c.TOSURI = "https://tax.example.gov/terms"
+			c.Purpose = "To file your salaries tax return for you."
+			c.PurposeZH = "為你提交薪俸稅報稅表。"
+		}, production: true},
+		{name: "a loopback http logo is allowed in development", change: func(c *client.Client) { c.LogoURI = "http://localhost:8081/logo.png" }},
+		{name: "a Chinese name over 100 characters is refused", change: func(c *client.Client) { c.ClientNameZH = strings.Repeat("稅", 101) },
+			wantField: "client_name#zh-Hant", wantMsg: "at most 100"},
+		{name: "a blank Chinese name is refused", change: func(c *client.Client) { c.ClientNameZH = " " },
+			wantField: "client_name#zh-Hant", wantMsg: "blank"},
+		{name: "a Chinese name with a tab is refused", change: func(c *client.Client) { c.ClientNameZH = "稅務局\t報稅" },
+			wantField: "client_name#zh-Hant", wantMsg: "control characters"},
+		{name: "a name with a bidirectional override is refused", change: func(c *client.Client) { c.ClientName = "Tax \u202eeciffO" },
+			wantField: "client_name", wantMsg: "bidirectional"},
+		{name: "a purpose over 300 characters is refused", change: func(c *client.Client) { c.Purpose = strings.Repeat("a", 301) },
+			wantField: "eidp_purpose", wantMsg: "at most 300"},
+		{name: "a purpose of exactly 300 characters is accepted", change: func(c *client.Client) { c.Purpose = strings.Repeat("稅", 300) }},
+		{name: "a blank purpose is refused", change: func(c *client.Client) { c.Purpose = "   " },
+			wantField: "eidp_purpose", wantMsg: "blank"},
+		{name: "a purpose on two lines is refused", change: func(c *client.Client) { c.Purpose = "To file\nyour tax." },
+			wantField: "eidp_purpose", wantMsg: "control characters"},
+		{name: "a purpose with a Unicode line separator is refused", change: func(c *client.Client) { c.Purpose = "To file\u2028your tax." },
+			wantField: "eidp_purpose", wantMsg: "one line"},
+		{name: "a Chinese purpose with an escape character is refused", change: func(c *client.Client) {
+			c.Purpose = "To file your tax."
+			c.PurposeZH = "報稅\x1b[31m"
+		}, wantField: "eidp_purpose#zh-Hant", wantMsg: "control characters"},
+		{name: "a Chinese purpose over 300 characters is refused", change: func(c *client.Client) {
+			c.Purpose = "To file your tax."
+			c.PurposeZH = strings.Repeat("稅", 301)
+		}, wantField: "eidp_purpose#zh-Hant", wantMsg: "at most 300"},
+		{name: "a Chinese purpose without the untagged one is refused", change: func(c *client.Client) { c.PurposeZH = "為你報稅。" },
+			wantField: "eidp_purpose#zh-Hant", wantMsg: "untagged eidp_purpose"},
+		{name: "a relative logo URI is refused", change: func(c *client.Client) { c.LogoURI = "/logo.png" },
+			wantField: "logo_uri", wantMsg: "not absolute"},
+		{name: "an http logo is refused in production", change: func(c *client.Client) { c.LogoURI = "http://localhost/logo.png" },
+			production: true, wantField: "logo_uri", wantMsg: "production requires https"},
+		{name: "an http client URI on a real host is refused in development", change: func(c *client.Client) { c.ClientURI = "http://tax.example.gov/" },
+			wantField: "client_uri", wantMsg: "not loopback"},
+		{name: "a data: logo is refused", change: func(c *client.Client) { c.LogoURI = "data:image/png;base64,AAAA" },
+			wantField: "logo_uri", wantMsg: "must use https"},
+		{name: "a policy URI with a fragment is refused", change: func(c *client.Client) { c.PolicyURI = "https://tax.example.gov/privacy#data" },
+			wantField: "policy_uri", wantMsg: "fragment"},
+		{name: "a terms URI over 2000 characters is refused", change: func(c *client.Client) {
+			c.TOSURI = "https://tax.example.gov/" + strings.Repeat("t", 2000)
+		}, wantField: "tos_uri", wantMsg: "at most 2000"},
+		{name: "a javascript: client URI is refused", change: func(c *client.Client) { c.ClientURI = "javascript:alert(1)" },
+			wantField: "client_uri", wantMsg: "must use https"},
 		{name: "a requested client ID with a colon is refused", change: func(c *client.Client) { c.ClientID = "tax:efiling" },
 			wantField: "client_id", wantMsg: "not a valid client ID"},
 		{name: "a contact that is not an e-mail address is refused", change: func(c *client.Client) { c.Contacts = []string{"Tax IT <it@tax.example.gov>"} },
@@ -329,6 +392,10 @@ func TestParseMetadataNamesTheFieldItCannotRead(t *testing.T) {
 		{"a string where a boolean belongs is refused", `{"allow_id_card":"yes"}`, "allow_id_card", "true or false"},
 		{"broken JSON is refused", `{"client_name":`, "metadata", "not valid JSON"},
 		{"two documents are refused", `{} {}`, "metadata", "more than one"},
+		{"a name in an unsupported language is refused", `{"client_name":"x","client_name#fr":"Impôts"}`, "client_name#fr", `language tag "fr" is not supported`},
+		{"a purpose in simplified Chinese is refused, pointing to zh-Hant", `{"eidp_purpose#zh-Hans":"报税"}`, "eidp_purpose#zh-Hans", "eidp_purpose#zh-Hant"},
+		{"a language-tagged logo is refused", `{"logo_uri#zh-Hant":"https://a.example/l.png"}`, "logo_uri#zh-Hant", "give one logo_uri"},
+		{"a tag on an unknown name is an unknown name", `{"client_nam#zh-Hant":"x"}`, "client_nam#zh-Hant", "check its spelling"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := client.ParseMetadata([]byte(tt.doc))
@@ -345,12 +412,19 @@ func TestTheJSONFormRoundTripsAndNeverHoldsTheHash(t *testing.T) {
 	c.ClientID = "tax-efiling"
 	c.ClientSecretHash = "0123abcd"
 	c.JWKS = jwkSet(t, false)
+	c.ClientNameZH, c.Purpose, c.PurposeZH = "稅務局電子報稅", "To file your tax return.", "為你提交報稅表。"
+	c.LogoURI, c.ClientURI, c.PolicyURI, c.TOSURI = "https://tax.example.gov/l.png", "https://tax.example.gov/", "https://tax.example.gov/p", "https://tax.example.gov/t"
 	b, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(b), "0123abcd") || strings.Contains(string(b), "client_secret_hash") {
 		t.Fatalf("the hash leaked into JSON: %s", b)
+	}
+	for _, name := range []string{`"client_name#zh-Hant":`, `"eidp_purpose":`, `"eidp_purpose#zh-Hant":`, `"logo_uri":`, `"client_uri":`, `"policy_uri":`, `"tos_uri":`} {
+		if !strings.Contains(string(b), name) {
+			t.Errorf("the JSON form lacks %s: %s", name, b)
+		}
 	}
 	if !strings.Contains(string(b), `"client_secret_expires_at":0`) {
 		t.Fatalf("a secret client's JSON lacks client_secret_expires_at: %s", b)
@@ -369,6 +443,43 @@ func TestTheJSONFormRoundTripsAndNeverHoldsTheHash(t *testing.T) {
 	b, _ = json.Marshal(c)
 	if strings.Contains(string(b), "client_secret_expires_at") {
 		t.Fatalf("a client without a secret has client_secret_expires_at: %s", b)
+	}
+}
+
+func TestParseMetadataReadsTheLanguageTaggedFieldsWhateverTheirCase(t *testing.T) {
+	// RFC 5646 §2.1.1: language tags are case-insensitive.
+	c, err := client.ParseMetadata([]byte(`{"client_name":"Tax","client_name#ZH-HANT":"稅務局","eidp_purpose":"To file.","eidp_purpose#zh-hant":"報稅。"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientNameZH != "稅務局" || c.PurposeZH != "報稅。" {
+		t.Fatalf("tagged fields not read: %+v", c)
+	}
+}
+
+func TestLocalizedPicksTheChineseVariantForAnyChineseTag(t *testing.T) {
+	full := client.Client{ClientName: "Tax", ClientNameZH: "稅務局", Purpose: "To file.", PurposeZH: "報稅。"}
+	nameOnly := client.Client{ClientName: "Tax", Purpose: "To file."}
+	zhNameOnly := client.Client{ClientName: "Tax", ClientNameZH: "稅務局"}
+	for _, tt := range []struct {
+		c                  client.Client
+		lang               string
+		wantName, wantPurp string
+	}{
+		{full, "zh-Hant", "稅務局", "報稅。"},
+		{full, "zh-hant-HK", "稅務局", "報稅。"},
+		{full, "zh", "稅務局", "報稅。"},
+		{full, "ZH_TW", "稅務局", "報稅。"},
+		{full, "en", "Tax", "To file."},
+		{full, "", "Tax", "To file."},
+		{full, "zha", "Tax", "To file."}, // Zhuang, not Chinese
+		{nameOnly, "zh-Hant", "Tax", "To file."},
+		{zhNameOnly, "zh-Hant", "稅務局", ""},
+	} {
+		name, purpose := tt.c.Localized(tt.lang)
+		if name != tt.wantName || purpose != tt.wantPurp {
+			t.Errorf("%+v.Localized(%q) = %q, %q; want %q, %q", tt.c, tt.lang, name, purpose, tt.wantName, tt.wantPurp)
+		}
 	}
 }
 
@@ -391,5 +502,13 @@ func TestIsScopeAllowedNeedsAllowIDCardForTheIDCardScope(t *testing.T) {
 	c.AllowIDCard = true
 	if !c.IsScopeAllowed(client.ScopeIDCard) || !c.IsScopeAllowed("openid") || c.IsScopeAllowed("profile") {
 		t.Fatal("IsScopeAllowed does not follow the scope list")
+	}
+	a := client.Client{Scope: client.ScopeAdmin}
+	if a.IsScopeAllowed(client.ScopeAdmin) {
+		t.Fatal("eidp:admin allowed without admin")
+	}
+	a.Admin = true
+	if !a.IsScopeAllowed(client.ScopeAdmin) {
+		t.Fatal("eidp:admin refused to an admin client that lists it")
 	}
 }
