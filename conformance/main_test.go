@@ -129,6 +129,7 @@ type server struct {
 	cmd  *exec.Cmd
 	logs *logBuffer
 	done chan error
+	env  []string // what the eidp CLI needs to work on this server's database
 }
 
 type logBuffer struct {
@@ -216,7 +217,8 @@ func launchOn(port int, dataDir, databaseURL string, extraEnv []string) (*server
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{URL: "http://localhost:" + strconv.Itoa(port), Port: port, cmd: cmd, logs: &logBuffer{}, done: make(chan error, 1)}
+	s := &server{URL: "http://localhost:" + strconv.Itoa(port), Port: port, cmd: cmd, logs: &logBuffer{}, done: make(chan error, 1),
+		env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "EIDP_DATA_DIR=" + dataDir, "EIDP_DATABASE_URL=" + databaseURL}}
 	up := make(chan int, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

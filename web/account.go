@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"time"
 
 	"eidp/idp/account"
+	"eidp/idp/interaction"
 	"eidp/idp/passkey"
 	"eidp/idp/proofing"
 	"eidp/idp/session"
@@ -19,8 +21,34 @@ type accountView struct {
 	Passkeys       []passkeyView
 	OnlyOnePasskey bool
 	Sessions       []sessionView
-	Activity       []account.Event
+	Activity       []activityView
 	CodesLeft      int
+	// ShowServices is false when the OpenID Provider is not wired in.
+	ShowServices bool
+	Services     []serviceView
+}
+
+// activityView is one line of the activity log.
+type activityView struct {
+	account.Event
+	Text string // translated
+}
+
+// activityText words an event; consent events name the service (detail
+// "client", recorded by the provider).
+func (s *Server) activityText(lang string, e account.Event) string {
+	client := e.Detail["client"]
+	if client == "" {
+		client = s.msgs.text(lang, "activity.a_service")
+	}
+	return s.msgs.text(lang, "activity."+string(e.Kind), "client", client)
+}
+
+// serviceView is one relying party the resident has let see their data.
+type serviceView struct {
+	interaction.Client
+	Claims []string // in plain words
+	Since  time.Time
 }
 
 type passkeyView struct {
@@ -35,6 +63,12 @@ type sessionView struct {
 
 // requireSession returns the live session or sends the browser to log in.
 func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (session.Session, bool) {
+	return s.requireSessionOr(w, r, "/login")
+}
+
+// requireSessionOr is requireSession sending a browser without a session
+// to the URL login (a login page that comes back) instead of /login.
+func (s *Server) requireSessionOr(w http.ResponseWriter, r *http.Request, login string) (session.Session, bool) {
 	sess, err := s.Sessions.Get(r.Context(), r)
 	if err == nil {
 		// A suspended or deleted account's sessions end at its next request.
@@ -50,7 +84,7 @@ func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (session
 		if !errors.Is(err, session.ErrNoSession) {
 			s.Log.ErrorContext(r.Context(), "session lookup", "error", err)
 		}
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		http.Redirect(w, r, login, http.StatusSeeOther)
 		return sess, false
 	}
 	return sess, true
@@ -87,6 +121,10 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
 		notice = s.message(r, "recover.done")
 	case "revoked":
 		notice = s.message(r, "session.revoked_ok")
+	case "withdrawn":
+		if name, ok := s.withdrawnName(r); ok {
+			notice = s.message(r, "services.withdrawn", "name", name)
+		}
 	}
 	s.renderAccount(w, r, sess, notice)
 }
@@ -112,14 +150,29 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess sess
 	if err == nil {
 		left, err = s.Accounts.RecoveryCodesLeft(ctx, resident.ID)
 	}
+	lang := negotiateLanguage(r)
+	var consents []interaction.Consent
+	if err == nil && s.OIDC != nil {
+		consents, err = s.OIDC.Consents(ctx, resident.ID, lang)
+	}
 	if err != nil {
 		s.Log.ErrorContext(ctx, "account page", "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
 		return
 	}
-	lang := negotiateLanguage(r)
 	v := accountView{Resident: resident, DisplayName: resident.DisplayName(lang), IDNumber: maskIDNumber(resident.IDNumber),
-		Activity: activity, CodesLeft: left}
+		CodesLeft: left, ShowServices: s.OIDC != nil}
+	for _, e := range activity {
+		v.Activity = append(v.Activity, activityView{Event: e, Text: s.activityText(lang, e)})
+	}
+	logos := false
+	for _, c := range consents {
+		v.Services = append(v.Services, serviceView{Client: showClient(c.Client), Claims: s.claimLabels(lang, c.Claims), Since: c.GrantedAt})
+		logos = logos || v.Services[len(v.Services)-1].LogoURI != ""
+	}
+	if logos {
+		setPageCSP(w, true, false)
+	}
 	usable := 0
 	for _, c := range creds {
 		v.Passkeys = append(v.Passkeys, passkeyView{Credential: c, ID: c.IDString()})

@@ -212,14 +212,25 @@ func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
-	// A session this browser already had (perhaps someone else's) ends:
-	// one browser, one live session.
+	amr := session.AMRForPasskey(cred.BackupEligible)
 	if old, err := s.Sessions.Get(ctx, r); err == nil {
-		if err := s.Sessions.Revoke(ctx, old.ResidentID, old.ID); err != nil && !errors.Is(err, session.ErrNoSession) {
+		if old.ResidentID == residentID {
+			// The same resident again (a service asked for a fresh login:
+			// prompt=login, max_age, a higher acr): the session records the
+			// new authentication and keeps its ID, so the services already
+			// logged in with it are not logged out.
+			if _, err := s.Sessions.Reauthenticate(ctx, w, old, level.ACR(), amr); err == nil {
+				return nil
+			} else if !errors.Is(err, session.ErrNoSession) {
+				return err
+			}
+		} else if err := s.Sessions.Revoke(ctx, old.ResidentID, old.ID); err != nil && !errors.Is(err, session.ErrNoSession) {
+			// Someone else's session in this browser ends: one browser,
+			// one live session.
 			return err
 		}
 	}
-	_, err = s.Sessions.Create(ctx, w, residentID, level.ACR(), session.AMRForPasskey(cred.BackupEligible), r.UserAgent())
+	_, err = s.Sessions.Create(ctx, w, residentID, level.ACR(), amr, r.UserAgent())
 	return err
 }
 
@@ -245,6 +256,9 @@ func (s *Server) apiLoginOptions(w http.ResponseWriter, r *http.Request) {
 
 type assertionRequest struct {
 	Response json.RawMessage `json:"response"`
+	// Next is the login page's return path (a pending authorization);
+	// ignored by reauth, and by login unless authorizePath accepts it.
+	Next string `json:"next,omitempty"`
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +296,11 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 		s.ceremonyFailed(w, r, err, "login")
 		return
 	}
-	s.apiOK(w, ceremonyResult{Redirect: "/account"})
+	redirect := "/account"
+	if next, ok := authorizePath(req.Next); ok {
+		redirect = next
+	}
+	s.apiOK(w, ceremonyResult{Redirect: redirect})
 }
 
 func (s *Server) apiReauthOptions(w http.ResponseWriter, r *http.Request) {

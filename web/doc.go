@@ -1,5 +1,11 @@
 // Package web serves the resident-facing pages — welcome, register, log in,
 // account, recovery — and the JSON endpoints their passkey ceremonies call.
+// For the OpenID Provider (through idp/interaction) it also serves the
+// consent page (OIDC Core §3.1.2.4), the account's connected services with
+// withdrawal, the login page's return to a pending authorization
+// (/login?next=/authorize/…, never an open redirect), and the error page
+// for authorization requests that must not be redirected (RFC 6749
+// §4.1.2.1).
 // Pages are server-rendered html/template with embedded assets and one small
 // vanilla JavaScript file; there is no build step. Every string exists in
 // English and Traditional Chinese (messages/*.json), chosen by ui_locales, a

@@ -164,12 +164,32 @@ func (s *Server) ceremonyPage(w http.ResponseWriter, r *http.Request, p flowPurp
 	s.render(w, r, http.StatusOK, "passkey", page{Title: heading, Data: passkeyPage{Purpose: p, Heading: heading, Lead: lead}})
 }
 
+// loginView is the login page's data.
+type loginView struct {
+	// Next is where a successful login returns to: a pending authorization
+	// of the OpenID Provider ("" for the account page).
+	Next string
+}
+
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.Sessions.Get(r.Context(), r); err == nil {
-		http.Redirect(w, r, "/account", http.StatusSeeOther)
+	next, ok := authorizePath(r.URL.Query().Get("next"))
+	if !ok {
+		// A session already there is enough for the account page. With a
+		// return path the page is shown regardless: the provider sends the
+		// resident here exactly when it needs a fresh login (OIDC Core
+		// §3.1.2.1 prompt=login, max_age; a higher acr), and the new
+		// session replaces this browser's old one.
+		if _, err := s.Sessions.Get(r.Context(), r); err == nil {
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
+		s.render(w, r, http.StatusOK, "login", page{Title: "login.title", Data: loginView{}})
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "login.title"})
+	// The language toggle comes back here with the return path (and
+	// without ui_locales, which would outrank the resident's choice).
+	s.render(w, r, http.StatusOK, "login", page{Title: "login.title", Path: "/login?" + url.Values{"next": {next}}.Encode(),
+		Data: loginView{Next: next}})
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +200,13 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		s.Log.ErrorContext(r.Context(), "logout", "error", err)
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logoutConfirm asks before ending the session: a service sent the
+// resident to log out (RP-initiated logout) without proving which session
+// it means (no valid id_token_hint), so nothing ends behind their back.
+func (s *Server) logoutConfirm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "logout", page{Title: "logout.title"})
 }
 
 func (s *Server) recoverForm(w http.ResponseWriter, r *http.Request) {
@@ -248,16 +275,83 @@ func (s *Server) switchLanguage(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, localPath(r.PostFormValue("next")), http.StatusSeeOther)
+	http.Redirect(w, r, localPathAndQuery(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 // localPath keeps redirects on this site: only absolute paths, no
 // scheme-relative "//host" or backslash tricks.
 func localPath(p string) string {
-	u, err := url.Parse(p)
-	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(p, "/") ||
-		strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {
+	u, ok := localURL(p)
+	if !ok {
 		return "/"
 	}
 	return u.Path
+}
+
+// localPathAndQuery is localPath keeping the query string, for pages whose
+// state is in it (the login page's return path, the consent page's
+// request).
+func localPathAndQuery(p string) string {
+	u, ok := localURL(p)
+	if !ok {
+		return "/"
+	}
+	if u.RawQuery == "" || !printableASCII(u.RawQuery) {
+		return u.Path
+	}
+	return u.Path + "?" + u.RawQuery
+}
+
+func localURL(p string) (*url.URL, bool) {
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(p, "/") ||
+		strings.HasPrefix(p, "//") || strings.Contains(p, "\\") {
+		return nil, false
+	}
+	return u, true
+}
+
+// maxNextLen bounds a return path; the provider's are short.
+const maxNextLen = 512
+
+// authorizePath accepts p as a return path after login only if it is a
+// path on this site under /authorize/ (the provider resuming a pending
+// authorization), with its query. Everything else — other paths, absolute
+// and scheme-relative URLs, backslashes, any percent-encoding in the path
+// (encoded slashes, backslashes, dots), dot segments, control characters,
+// fragments — is refused:
+// the login page must never become an open redirector (RFC 9700 §4.11).
+func authorizePath(p string) (string, bool) {
+	const prefix = "/authorize/"
+	if len(p) > maxNextLen || !strings.HasPrefix(p, prefix) || !printableASCII(p) || strings.ContainsAny(p, "\\#") {
+		return "", false
+	}
+	rawPath, _, _ := strings.Cut(p, "?")
+	if strings.Contains(rawPath, "%") {
+		// The provider's paths need no percent-encoding; "%2F%2F", "%5C"
+		// or "%2E%2E" could only be a trick that a browser or proxy later
+		// turns into something else.
+		return "", false
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil || u.Path != rawPath {
+		return "", false
+	}
+	for _, seg := range strings.Split(u.Path[1:], "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", false
+		}
+	}
+	return p, true
+}
+
+// printableASCII reports whether s has only visible ASCII characters:
+// browsers drop tabs and newlines from URLs ("/\t/evil" becomes "//evil").
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

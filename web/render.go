@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -12,7 +13,7 @@ type page struct {
 	Lang     string
 	Title    string // message key
 	CSRF     string
-	Path     string // for the language toggle to come back to
+	Path     string // for the language toggle to come back to (default: the request's path)
 	LoggedIn bool
 	Error    string // a message, already translated
 	Notice   string // a message, already translated
@@ -36,7 +37,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Lang = negotiateLanguage(r)
 	}
 	p.CSRF = csrfToken(s.flow(w, r))
-	p.Path = r.URL.Path
+	if p.Path == "" {
+		p.Path = r.URL.Path
+	}
 	if _, err := s.Sessions.Get(r.Context(), r); err == nil {
 		p.LoggedIn = true
 	}
@@ -79,11 +82,36 @@ func (s *Server) message(r *http.Request, key string, pairs ...any) string {
 	return s.msgs.text(negotiateLanguage(r), key, pairs...)
 }
 
+// errorView is the error page's data.
+type errorView struct {
+	Message string // translated
+	// Code and Description are an OAuth error for the relying party's
+	// developers (AuthorizationError); empty on other error pages.
+	Code, Description string
+}
+
 // errorPage shows a friendly error in the resident's language.
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, key string) {
 	title := "error.title"
 	if status == http.StatusNotFound {
 		title = "error.not_found_title"
 	}
-	s.render(w, r, status, "error", page{Title: title, Data: s.message(r, key)})
+	s.render(w, r, status, "error", page{Title: title, Data: errorView{Message: s.message(r, key)}})
+}
+
+// maxErrorDescription bounds the technical text shown on the error page.
+const maxErrorDescription = 300
+
+// AuthorizationError shows the resident an authorization request that must
+// not be answered by a redirect to the client — an unknown client_id, a
+// redirect_uri that is not registered (RFC 6749 §4.1.2.1; OIDC Core
+// §3.1.2.6) — in the resident's language (ui_locales is honoured), with
+// the OAuth error code and description for the service's developers in a
+// collapsed block. status is the HTTP status to answer with (usually 400).
+func (s *Server) AuthorizationError(w http.ResponseWriter, r *http.Request, status int, code, description string) {
+	if len(description) > maxErrorDescription {
+		description = strings.ToValidUTF8(description[:maxErrorDescription], "") + "…"
+	}
+	s.render(w, r, status, "error", page{Title: "autherr.title",
+		Data: errorView{Message: s.message(r, "autherr.lead"), Code: code, Description: description}})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"eidp/idp/account"
+	"eidp/idp/interaction"
 	"eidp/idp/passkey"
 	"eidp/idp/proofing"
 	"eidp/idp/session"
@@ -31,7 +32,11 @@ type Deps struct {
 	Accounts *account.Store
 	Sessions *session.Manager
 	Passkeys *passkey.Service
-	Log      *slog.Logger
+	// OIDC is the OpenID Provider's side of consent (nil: the provider is
+	// not wired in; /consent is then not found and the account page has
+	// no connected services).
+	OIDC interaction.Service
+	Log  *slog.Logger
 }
 
 // Options tune the pages.
@@ -60,7 +65,7 @@ type Server struct {
 }
 
 // pageNames are the templates rendered inside layout.html.
-var pageNames = []string{"welcome", "register", "passkey", "codes", "login", "account", "recover", "error"}
+var pageNames = []string{"welcome", "register", "passkey", "codes", "login", "account", "recover", "error", "consent", "logout"}
 
 // New parses templates and messages; a broken template or a missing
 // translation fails here, at start, not on a resident's phone.
@@ -97,12 +102,16 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /register/passkey", s.registerPasskey)
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /logout/confirm", s.logoutConfirm)
 	mux.HandleFunc("GET /account", s.accountPage)
 	mux.HandleFunc("POST /account/passkeys/rename", s.renamePasskey)
 	mux.HandleFunc("POST /account/passkeys/remove", s.removePasskey)
 	mux.HandleFunc("POST /account/sessions/revoke", s.revokeSession)
 	mux.HandleFunc("POST /account/sessions/revoke-others", s.revokeOtherSessions)
 	mux.HandleFunc("POST /account/recovery-codes", s.newRecoveryCodes)
+	mux.HandleFunc("POST /account/consents/revoke", s.revokeConsent)
+	mux.HandleFunc("GET /consent", s.consentPage)
+	mux.HandleFunc("POST /consent", s.consentSubmit)
 	mux.HandleFunc("GET /recover", s.recoverForm)
 	mux.Handle("POST /recover", s.proofingLimit.Middleware(http.HandlerFunc(s.recoverSubmit)))
 	mux.HandleFunc("GET /recover/passkey", s.recoverPasskey)

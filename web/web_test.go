@@ -25,7 +25,9 @@ type site struct {
 	ts *httptest.Server
 }
 
-func newSite(t *testing.T, dbURL string) *site {
+// newSite serves the pages on the database at dbURL; with, if given,
+// changes the dependencies first (to wire in an OpenID Provider).
+func newSite(t *testing.T, dbURL string, with ...func(*Deps)) *site {
 	t.Helper()
 	d := testenv.OpenDB(t, dbURL)
 	reg, err := proofing.DemoRegister()
@@ -39,14 +41,18 @@ func newSite(t *testing.T, dbURL string) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Deps{
+	deps := Deps{
 		DB:       d,
 		Proofer:  proofing.NewProofer(d, reg, proofing.Limits{}),
 		Accounts: account.NewStore(d),
 		Sessions: session.NewManager(d, session.Options{}),
 		Passkeys: pk,
 		Log:      slog.New(slog.DiscardHandler),
-	}, Options{})
+	}
+	for _, f := range with {
+		f(&deps)
+	}
+	s, err := New(deps, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +127,7 @@ func TestEveryPageRendersInBothLanguages(t *testing.T) {
 		{"en-GB,en;q=0.9", "en", "Log in"},
 		{"zh-HK,zh;q=0.9,en;q=0.5", "zh-Hant", "登入"},
 	} {
-		for _, path := range []string{"/", "/register", "/login", "/recover", "/no-such-page"} {
+		for _, path := range []string{"/", "/register", "/login", "/recover", "/logout/confirm", "/no-such-page"} {
 			c := st.browser(t)
 			code, body, _ := st.get(t, c, path, "Accept-Language", lang.accept)
 			if (path == "/no-such-page") != (code == 404) {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"eidp/idp/client"
+	"eidp/idp/subject"
+	"eidp/internal/config"
 )
 
 const clientsUsage = `Usage:
@@ -118,6 +120,9 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			c = *fromFile
 		}
 		f.apply(&c)
+		if err := checkSector(ctx, cfg, c); err != nil {
+			return err
+		}
 		created, secret, err := store.Create(ctx, c)
 		if err != nil {
 			return err
@@ -132,6 +137,9 @@ func runClients(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		c.ClientID = id
 		f.apply(&c)
+		if err := checkSector(ctx, cfg, c); err != nil {
+			return err
+		}
 		updated, secret, err := store.Update(ctx, c)
 		if err != nil {
 			return err
@@ -401,3 +409,16 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// checkSector fetches a client's sector_identifier_uri and checks that it
+// lists every redirect URI (OpenID Connect Registration §5), with the same
+// SSRF-safe fetcher the server uses.
+func checkSector(ctx context.Context, cfg *config.Config, c client.Client) error {
+	if c.SectorIdentifierURI == "" {
+		return nil
+	}
+	if err := subject.ValidateSectorIdentifierURI(ctx, outboundFetcher(cfg), c.SectorIdentifierURI, c.RedirectURIs); err != nil {
+		return fmt.Errorf("sector_identifier_uri: %w", err)
+	}
+	return nil
+}

@@ -167,12 +167,18 @@ func TestServeAnswersHealthReadinessAndMetrics(t *testing.T) {
 			var published struct {
 				Keys []struct{ Kid, Kty, Use, Alg, Crv string } `json:"keys"`
 			}
-			if err := json.Unmarshal([]byte(set), &published); err != nil || code != 200 || len(published.Keys) != 1 ||
-				published.Keys[0].Use != "sig" || published.Keys[0].Alg != "ES256" || published.Keys[0].Kid == "" {
+			// One ES256 key (oidc-signing) and one RSA key (oidc-signing-rsa,
+			// for RS256/PS256 clients; no "alg": it serves both).
+			if err := json.Unmarshal([]byte(set), &published); err != nil || code != 200 || len(published.Keys) != 2 ||
+				published.Keys[0].Use != "sig" || published.Keys[0].Alg != "ES256" || published.Keys[0].Kid == "" ||
+				published.Keys[1].Use != "sig" || published.Keys[1].Kty != "RSA" || published.Keys[1].Kid == "" {
 				t.Fatalf("/jwks: %d %s", code, set)
 			}
 			if list := runOK(t, s.env, "keys", "list", "--role", "oidc-signing"); !strings.Contains(list, published.Keys[0].Kid) {
 				t.Fatalf("the published kid is not the registry's:\n%s", list)
+			}
+			if list := runOK(t, s.env, "keys", "list", "--role", "oidc-signing-rsa"); !strings.Contains(list, published.Keys[1].Kid) {
+				t.Fatalf("the published RSA kid is not the registry's:\n%s", list)
 			}
 			code, metrics := get(t, srv.url+"/metrics")
 			if code != 200 {

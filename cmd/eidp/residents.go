@@ -11,8 +11,10 @@ import (
 	"github.com/google/uuid"
 
 	"eidp/idp/account"
+	"eidp/idp/jwks"
 	"eidp/idp/passkey"
 	"eidp/idp/proofing"
+	"eidp/idp/provider"
 	"eidp/idp/session"
 	"eidp/internal/config"
 	"eidp/internal/db"
@@ -26,7 +28,7 @@ var civilRegisters = map[string]func() (proofing.CivilRegister, error){
 
 // residentPages wires proofing, accounts, sessions and passkeys into the
 // resident-facing pages and registers them on mux.
-func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.Logger, mux *http.ServeMux) error {
+func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks.Keys, log *slog.Logger, mux *http.ServeMux) error {
 	open, ok := civilRegisters[cfg.CivilRegister]
 	if !ok {
 		return &config.SettingError{Setting: "civil_register", Msg: fmt.Sprintf("unknown register %q", cfg.CivilRegister)}
@@ -58,13 +60,20 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.
 		Window:                 cfg.ProofingWindow,
 		Lockout:                cfg.ProofingLockout,
 	})
+	// Ending a session revokes its grants and logs its relying parties out
+	// (the provider is built below; sessions end only once we serve).
+	var prov *provider.Provider
 	sessions := session.NewManager(d, session.Options{
 		IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Secure: secure,
+		OnEnd: func(ctx context.Context, residentID string, ids []string) error {
+			return prov.SessionsEnded(ctx, residentID, ids)
+		},
 	})
+	accounts := account.NewStore(d)
 	pages, err := web.New(web.Deps{
 		DB:       d,
 		Proofer:  proofer,
-		Accounts: account.NewStore(d),
+		Accounts: accounts,
 		Sessions: sessions,
 		Passkeys: passkeys,
 		Log:      log,
@@ -72,6 +81,10 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, log *slog.
 	if err != nil {
 		return err
 	}
+	if prov, err = openIDProvider(ctx, cfg, d, keys, sessions, accounts, pages.AuthorizationError, log, mux); err != nil {
+		return err
+	}
+	pages.OIDC = prov
 	pages.Register(mux)
 	go every(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
 		"proofing failure counters": proofer.Sweep,

@@ -29,6 +29,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := newLogger(cfg, os.Stderr)
+	// Libraries that log through the default logger (zitadel/oidc) log like us.
+	slog.SetDefault(log)
 	start := time.Now()
 
 	reg := prometheus.NewRegistry()
@@ -63,7 +65,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if created {
 		log.Info("created the token-signing key", "kid", key.ID, "algorithm", key.Algorithm, "uri", key.URI)
 	}
-	keys := jwks.New(ring, km, jwks.Options{Log: log})
+	// RS256/PS256 for the relying parties that ask for them.
+	rsaKey, created, err := ring.Ensure(ctx, keyring.OIDCSigningRSA)
+	if err != nil {
+		return fmt.Errorf("RSA token-signing key: %w", err)
+	}
+	if created {
+		log.Info("created the RSA token-signing key", "kid", rsaKey.ID, "algorithm", rsaKey.Algorithm, "uri", rsaKey.URI)
+	}
+	keys := jwks.NewKeys(jwks.New(ring, km, jwks.Options{Log: log, Refresh: cfg.KeyRefresh}),
+		jwks.New(ring, km, jwks.Options{Log: log, Refresh: cfg.KeyRefresh, Role: keyring.OIDCSigningRSA}))
 	if err := keys.Refresh(ctx); err != nil {
 		return fmt.Errorf("token-signing keys: %w", err)
 	}
@@ -79,7 +90,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return s, err
 	}}
 	mux := http.NewServeMux()
-	mux.Handle("GET /jwks", keys)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "alive"})
 	})
@@ -87,7 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", httpx.MetricsHandler(reg))
 	}
-	if err := residentPages(ctx, cfg, database, log, mux); err != nil {
+	if err := residentPages(ctx, cfg, database, keys, log, mux); err != nil {
 		return err
 	}
 

@@ -26,6 +26,8 @@ const (
 	KindSessionRevoked      Kind = "session_revoked"
 	KindLevelChanged        Kind = "level_changed"
 	KindRecoveryCodesIssued Kind = "recovery_codes_issued"
+	KindConsentGiven        Kind = "consent_given"     // detail: client (the service's name)
+	KindConsentWithdrawn    Kind = "consent_withdrawn" // detail: client
 )
 
 // Event is one entry of a resident's activity log.

@@ -73,6 +73,13 @@ type Config struct {
 	ProofingMaxFailuresPerAddr int
 	ProofingWindow             time.Duration
 	ProofingLockout            time.Duration
+	AccessTokenLifetime        time.Duration
+	IDTokenLifetime            time.Duration
+	RefreshTokenLifetime       time.Duration
+	RequirePAR                 bool
+	TokenRateLimit             int
+	SubjectSecretFile          string
+	KeyRefresh                 time.Duration
 }
 
 // Defaults returns the settings that run on a laptop: SQLite and soft keys
@@ -110,6 +117,11 @@ func Defaults() *Config {
 		ProofingMaxFailuresPerAddr: 20,
 		ProofingWindow:             15 * time.Minute,
 		ProofingLockout:            30 * time.Minute,
+		AccessTokenLifetime:        10 * time.Minute,
+		IDTokenLifetime:            10 * time.Minute,
+		RefreshTokenLifetime:       12 * time.Hour,
+		TokenRateLimit:             100,
+		KeyRefresh:                 30 * time.Second,
 	}
 }
 
@@ -133,6 +145,14 @@ func (c *Config) MasterKeyPath() string {
 		return c.MasterKeyFile
 	}
 	return joinData(c.DataDir, "master.key")
+}
+
+// SubjectSecretPath is the file holding the pairwise-subject secret.
+func (c *Config) SubjectSecretPath() string {
+	if c.SubjectSecretFile != "" {
+		return c.SubjectSecretFile
+	}
+	return joinData(c.DataDir, "subject.key")
 }
 
 // SoftKeyPath is the directory of the soft backend's sealed key files.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"eidp/internal/httpx"
 )
@@ -164,6 +165,26 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"access_token_lifetime", func(c *Config) string { return tokenLifetime(c.AccessTokenLifetime) }},
+	{"id_token_lifetime", func(c *Config) string { return tokenLifetime(c.IDTokenLifetime) }},
+	{"refresh_token_lifetime", func(c *Config) string {
+		if c.RefreshTokenLifetime < time.Minute {
+			return "must be at least 1m"
+		}
+		return ""
+	}},
+	{"key_refresh", func(c *Config) string {
+		if c.KeyRefresh < 100*time.Millisecond || c.KeyRefresh > 10*time.Minute {
+			return "must be between 100ms and 10m"
+		}
+		return ""
+	}},
+	{"token_rate_limit", func(c *Config) string {
+		if c.TokenRateLimit < 0 {
+			return "must be 0 (off) or a positive number of requests per second"
+		}
+		return ""
+	}},
 	{"civil_register", func(c *Config) string {
 		if m := oneOf(c.CivilRegister, "demo"); m != "" {
 			return m + " (only the demo register exists so far)"
@@ -249,6 +270,19 @@ func readable(path string) string {
 	// Opening a directory succeeds; reading it does not.
 	if _, err := f.Read(make([]byte, 1)); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	return ""
+}
+
+// tokenLifetime checks a signed token's lifetime: positive, and short
+// enough that the key that signed it is still published when it expires
+// (keyring.DefaultRetainAfter, 24 h).
+func tokenLifetime(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return "must be at least 10s"
+	case d > 24*time.Hour:
+		return "must be at most 24h: a replaced signing key stays published for 24h, and a token must not outlive the key that verifies it"
 	}
 	return ""
 }

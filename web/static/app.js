@@ -158,7 +158,10 @@
     var lbtn = document.getElementById('login-passkey');
     var pending = null;
     var finish = function (cred) {
-      return post('/api/passkey/login', { response: credentialJSON(cred) }).then(function (result) {
+      // next: a pending authorization to return to (the server checks it again).
+      var body = { response: credentialJSON(cred) };
+      if (login.dataset.next) body.next = login.dataset.next;
+      return post('/api/passkey/login', body).then(function (result) {
         window.location.assign(result.redirect);
       });
     };
@@ -190,6 +193,14 @@
       });
     });
   }
+
+  // A service's logo that does not load is left out, not shown broken (its
+  // name is written next to it anyway).
+  Array.prototype.forEach.call(document.querySelectorAll('img.logo'), function (img) {
+    var hide = function () { img.hidden = true; };
+    if (img.complete && img.naturalWidth === 0) hide();
+    else img.addEventListener('error', hide);
+  });
 
   // Account page: add a passkey on another device, after a fresh check.
   var add = document.getElementById('add-passkey');

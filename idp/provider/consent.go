@@ -1,0 +1,150 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"slices"
+
+	"eidp/idp/account"
+	"eidp/idp/claims"
+	"eidp/idp/client"
+	"eidp/idp/consent"
+	"eidp/idp/grant"
+	"eidp/idp/interaction"
+	"eidp/idp/session"
+)
+
+var _ interaction.Service = (*Provider)(nil)
+
+func isNotFound(err error) bool { return errors.Is(err, consent.ErrNotFound) }
+
+// pending loads an interactive request of sess's resident.
+func (p *Provider) pending(ctx context.Context, id string, sess session.Session) (authzParams, client.Client, error) {
+	var a authzParams
+	req, err := p.Grants.GetRequest(ctx, id)
+	if errors.Is(err, grant.ErrNotFound) || errors.Is(err, grant.ErrExpired) {
+		return a, client.Client{}, interaction.ErrNotFound
+	}
+	if err != nil {
+		return a, client.Client{}, err
+	}
+	if req.Kind != grant.KindInteractive {
+		return a, client.Client{}, interaction.ErrNotFound
+	}
+	if err := json.Unmarshal(req.Params, &a); err != nil {
+		return a, client.Client{}, err
+	}
+	if a.ResidentID == "" || a.ResidentID != sess.ResidentID {
+		return a, client.Client{}, interaction.ErrNotFound
+	}
+	c, err := p.Clients.Get(ctx, req.ClientID)
+	if errors.Is(err, client.ErrNotFound) {
+		return a, client.Client{}, interaction.ErrNotFound
+	}
+	return a, c, err
+}
+
+func clientInfo(c client.Client, lang string) interaction.Client {
+	name, purpose := c.Localized(lang)
+	return interaction.Client{ID: c.ClientID, Name: name, Purpose: purpose, LogoURI: c.LogoURI,
+		ClientURI: c.ClientURI, PolicyURI: c.PolicyURI, TOSURI: c.TOSURI}
+}
+
+// Consent implements interaction.Service.
+func (p *Provider) Consent(ctx context.Context, id string, sess session.Session, lang string) (interaction.Prompt, error) {
+	a, c, err := p.pending(ctx, id, sess)
+	if err != nil {
+		return interaction.Prompt{}, err
+	}
+	pr := interaction.Prompt{ID: id, Client: clientInfo(c, lang), Offline: slices.Contains(a.Scopes, scopeOffline)}
+	for _, it := range claims.Requested(a.Scopes, a.Claims, c.AllowIDCard) {
+		pr.Claims = append(pr.Claims, interaction.Claim{Name: it.Name, Essential: it.Essential})
+	}
+	return pr, nil
+}
+
+// Approve implements interaction.Service.
+func (p *Provider) Approve(ctx context.Context, id string, sess session.Session, keep []string) (string, error) {
+	a, c, err := p.pending(ctx, id, sess)
+	if err != nil {
+		return "", err
+	}
+	items := claims.Requested(a.Scopes, a.Claims, c.AllowIDCard)
+	var names []string
+	for _, it := range items {
+		if it.Essential || slices.Contains(keep, it.Name) {
+			names = append(names, it.Name)
+		}
+	}
+	if _, err := p.ConsentStore.Save(ctx, consent.Consent{ResidentID: sess.ResidentID, ClientID: c.ClientID,
+		Scopes: a.Scopes, Claims: names}); err != nil {
+		return "", err
+	}
+	name, _ := c.Localized("en")
+	if err := p.Accounts.Record(ctx, sess.ResidentID, account.KindConsentGiven, map[string]string{"client": name}); err != nil {
+		p.log.WarnContext(ctx, "recording consent", "err", err)
+	}
+	return p.complete(ctx, c, id, a, sess, released(items, names))
+}
+
+// Deny implements interaction.Service.
+func (p *Provider) Deny(ctx context.Context, id string, sess session.Session) (string, error) {
+	a, _, err := p.pending(ctx, id, sess)
+	if err != nil {
+		return "", err
+	}
+	if err := p.Grants.DeleteRequest(ctx, id); err != nil {
+		return "", err
+	}
+	q := url.Values{"error": {"access_denied"}, "error_description": {"the resident declined"}, "iss": {p.opts.Issuer}}
+	if a.State != "" {
+		q.Set("state", a.State)
+	}
+	return appendQuery(a.RedirectURI, q), nil
+}
+
+// Consents implements interaction.Service.
+func (p *Provider) Consents(ctx context.Context, residentID, lang string) ([]interaction.Consent, error) {
+	list, err := p.ConsentStore.List(ctx, residentID)
+	if err != nil {
+		return nil, err
+	}
+	var out []interaction.Consent
+	for _, cs := range list {
+		c, err := p.Clients.Get(ctx, cs.ClientID)
+		if errors.Is(err, client.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, interaction.Consent{Client: clientInfo(c, lang), Claims: cs.Claims,
+			GrantedAt: cs.CreatedAt, UpdatedAt: cs.UpdatedAt})
+	}
+	return out, nil
+}
+
+// Revoke implements interaction.Service: the consent goes, and with it
+// every grant (refresh and access tokens) the client holds for the resident.
+func (p *Provider) Revoke(ctx context.Context, residentID, clientID string) error {
+	err := p.ConsentStore.Delete(ctx, residentID, clientID)
+	if errors.Is(err, consent.ErrNotFound) {
+		return interaction.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := p.Grants.RevokeForClient(ctx, residentID, clientID, "consent_withdrawn"); err != nil {
+		return err
+	}
+	name := clientID
+	if c, err := p.Clients.Get(ctx, clientID); err == nil {
+		name, _ = c.Localized("en")
+	}
+	if err := p.Accounts.Record(ctx, residentID, account.KindConsentWithdrawn, map[string]string{"client": name}); err != nil {
+		p.log.WarnContext(ctx, "recording consent withdrawal", "err", err)
+	}
+	return nil
+}
