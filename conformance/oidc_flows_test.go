@@ -50,7 +50,7 @@ func TestOIDCCodeFlow(t *testing.T) {
 			}
 			ui := dept.userinfo(tok)
 			want := map[string]any{"sub": idt.Subject, "name": "CHAN Tai Man", "given_name": "Tai Man",
-				"family_name": "CHAN", "name#zh-Hant": "陳大文", "gender": "male"}
+				"family_name": "CHAN", "name#zh-Hant": "陳大文", "gender": "male", "locale": "en"}
 			for k, v := range want {
 				if ui[k] != v {
 					t.Errorf("userinfo %s = %v, want %v (all: %v)", k, ui[k], v, ui)

@@ -3,6 +3,7 @@ package conformance
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -142,6 +143,33 @@ func TestScreenshots(t *testing.T) {
 				tb.fatalf("the account shows %d passkeys", n)
 			}
 			shoot("account")
+
+			// A service asks for the resident's data: the demo relying party
+			// (development mode), the consent page, back to the service.
+			tb.navigate("/demo/login")
+			tb.waitPath("/consent")
+			shoot("consent")
+			tb.click("#consent-allow")
+			tb.waitFor("the demo service's result page", `location.pathname === "/demo/callback" && document.readyState === "complete" && "yes"`)
+			if body := tb.bodyText(); !strings.Contains(body, tc.who.Name) && !strings.Contains(body, "WONG") {
+				tb.fatalf("the demo service does not show the resident's name:\n%s", body)
+			}
+			if write {
+				png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+				if err != nil {
+					tb.fatalf("screenshot: %v", err)
+				}
+				if err := os.WriteFile(filepath.Join(screenshotDir, "demo-service-"+tc.lang+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tb.navigate("/account")
+			if !strings.Contains(tb.bodyText(), "Demo department service") && !strings.Contains(tb.bodyText(), "示範部門服務") {
+				tb.fatalf("the account page does not list the service the resident consented to")
+			}
+			shoot("account-services")
+			tb.navigate("/logout/confirm")
+			shoot("logout-confirm")
 
 			tb.logout()
 			tb.navigate("/login")

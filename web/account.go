@@ -38,6 +38,9 @@ type activityView struct {
 // "client", recorded by the provider).
 func (s *Server) activityText(lang string, e account.Event) string {
 	client := e.Detail["client"]
+	if zh := e.Detail["client_zh"]; zh != "" && lang != "en" {
+		client = zh
+	}
 	if client == "" {
 		client = s.msgs.text(lang, "activity.a_service")
 	}

@@ -86,6 +86,11 @@ func matchLanguage(tag string) (string, bool) {
 // negotiateLanguage picks the page language: ui_locales (OIDC Core §3.1.2.1,
 // space-separated, in order of preference), then the remembered toggle,
 // then Accept-Language (RFC 9110 §12.5.4, by q-value), then English.
+// Language is the language the pages would use for r ("en" or "zh-Hant"):
+// ui_locales, then the remembered choice, then Accept-Language. The
+// provider uses it for the locale claim.
+func Language(r *http.Request) string { return negotiateLanguage(r) }
+
 func negotiateLanguage(r *http.Request) string {
 	for _, tag := range strings.Fields(r.URL.Query().Get("ui_locales")) {
 		if l, ok := matchLanguage(tag); ok {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,5 +259,42 @@ func TestClientsAdminFlagMakesAnAdminClientWithTheAdminScope(t *testing.T) {
 	lines := runFail(t, env, "clients", "update", "ops-tooling", "--scope", client.ScopeAdmin)
 	if len(lines) != 1 || !strings.Contains(lines[0], "scope:") || !strings.Contains(lines[0], "needs admin: true") {
 		t.Fatalf("want one error line about the admin scope, got %q", lines)
+	}
+}
+
+// TestClientsCreateChecksTheSectorIdentifier: a sector_identifier_uri is
+// fetched and must list every redirect URI (OpenID Connect Registration §5);
+// a document that lacks one refuses the client and stores nothing.
+func TestClientsCreateChecksTheSectorIdentifier(t *testing.T) {
+	doc := `["https://a.example.gov/cb", "https://b.example.gov/cb"]`
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/partial.json" {
+			w.Write([]byte(`["https://a.example.gov/cb"]`))
+			return
+		}
+		w.Write([]byte(doc))
+	}))
+	defer srv.Close()
+	// The binary trusts the test server's certificate as a system root.
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	env := []string{"EIDP_DATABASE_URL=" + testenv.SQLite(t), "EIDP_DATA_DIR=" + t.TempDir(), "SSL_CERT_FILE=" + roots}
+	meta := func(uri string) string {
+		f := filepath.Join(t.TempDir(), "client.json")
+		os.WriteFile(f, []byte(`{"client_name": "Two hosts", "redirect_uris": ["https://a.example.gov/cb", "https://b.example.gov/cb"],
+			"sector_identifier_uri": "`+uri+`"}`), 0o600)
+		return f
+	}
+	out, _ := runSplit(t, env, "clients", "create", "--metadata", meta(srv.URL+"/sector.json"), "--id", "two-hosts")
+	if c := decodeClient(t, out); c["sector_identifier_uri"] != srv.URL+"/sector.json" {
+		t.Fatalf("create printed:\n%s", out)
+	}
+	bad, err := eidpCmd(context.Background(), env, "clients", "create", "--metadata", meta(srv.URL+"/partial.json"), "--id", "partial").CombinedOutput()
+	if err == nil || !strings.Contains(string(bad), "sector_identifier_uri") || !strings.Contains(string(bad), "b.example.gov") {
+		t.Fatalf("a sector document missing a redirect URI: %v\n%s", err, bad)
+	}
+	if list, _ := runSplit(t, env, "clients", "list"); strings.Contains(list, "partial") {
+		t.Fatalf("the refused client was stored:\n%s", list)
 	}
 }

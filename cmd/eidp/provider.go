@@ -27,6 +27,7 @@ import (
 	"eidp/internal/db"
 	"eidp/internal/fetch"
 	"eidp/rp/demo"
+	"eidp/web"
 )
 
 // openIDProvider wires the OpenID Provider, the admin API and (in
@@ -58,7 +59,7 @@ func openIDProvider(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwk
 	prov, err = provider.New(provider.Deps{
 		Clients: clients, ClientAuth: auth, Grants: grant.NewStore(d), ConsentStore: consent.NewStore(d),
 		Accounts: accounts, Sessions: sessions, Keys: keys, Subjects: subjects, Logout: notifier,
-		ErrorPage: errorPage,
+		ErrorPage: errorPage, Language: web.Language,
 	}, provider.Options{
 		Issuer: cfg.Issuer, AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.IDTokenLifetime,
 		RefreshTokenLifetime: cfg.RefreshTokenLifetime, RequirePAR: cfg.RequirePAR,

@@ -26,8 +26,8 @@ const (
 	KindSessionRevoked      Kind = "session_revoked"
 	KindLevelChanged        Kind = "level_changed"
 	KindRecoveryCodesIssued Kind = "recovery_codes_issued"
-	KindConsentGiven        Kind = "consent_given"     // detail: client (the service's name)
-	KindConsentWithdrawn    Kind = "consent_withdrawn" // detail: client
+	KindConsentGiven        Kind = "consent_given"     // detail: client, client_zh (the service's names)
+	KindConsentWithdrawn    Kind = "consent_withdrawn" // detail: client, client_zh
 )
 
 // Event is one entry of a resident's activity log.

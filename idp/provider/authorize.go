@@ -42,6 +42,8 @@ type authzParams struct {
 	// ResidentID binds the request to the resident who logged in for it;
 	// consent answers from anyone else are refused.
 	ResidentID string `json:"resident_id,omitempty"`
+	// Locale is the resident's language at that moment (the locale claim).
+	Locale string `json:"locale,omitempty"`
 }
 
 func (a authzParams) has(prompt string) bool { return slices.Contains(a.Prompt, prompt) }
@@ -352,6 +354,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, c client.Clie
 	}
 	if a.ResidentID == "" {
 		a.ResidentID = sess.ResidentID
+		a.Locale = p.locale(r, a)
 		raw, err := json.Marshal(a)
 		if err == nil {
 			err = p.Grants.UpdateRequest(ctx, id, raw)
@@ -420,6 +423,20 @@ func (p *Provider) needsLogin(c client.Client, a authzParams, sess session.Sessi
 	return ""
 }
 
+// locale is the resident's language: the client's ui_locales if it names
+// one we speak, else what the pages use for this browser.
+func (p *Provider) locale(r *http.Request, a authzParams) string {
+	for _, tag := range strings.Fields(a.UILocales) {
+		switch primary, _, _ := strings.Cut(strings.ToLower(tag), "-"); primary {
+		case "zh":
+			return "zh-Hant"
+		case "en":
+			return "en"
+		}
+	}
+	return p.Language(r)
+}
+
 // toLogin sends the browser to log in and come back to resume.
 func (p *Provider) toLogin(w http.ResponseWriter, r *http.Request, id string, a authzParams) {
 	q := url.Values{"next": {PathResume + "?id=" + id}}
@@ -432,11 +449,7 @@ func (p *Provider) toLogin(w http.ResponseWriter, r *http.Request, id string, a 
 // complete issues the authorization code for a request the resident has
 // consented to and returns the redirect to the client (RFC 9207: with iss).
 func (p *Provider) complete(ctx context.Context, c client.Client, id string, a authzParams, sess session.Session, items []claims.Item) (string, error) {
-	locale := "en"
-	if strings.HasPrefix(strings.TrimSpace(a.UILocales), "zh") {
-		locale = "zh-Hant"
-	}
-	gc, err := json.Marshal(grantClaims{Items: items, Locale: locale})
+	gc, err := json.Marshal(grantClaims{Items: items, Locale: a.Locale})
 	if err != nil {
 		return "", err
 	}

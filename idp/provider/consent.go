@@ -82,8 +82,7 @@ func (p *Provider) Approve(ctx context.Context, id string, sess session.Session,
 		Scopes: a.Scopes, Claims: names}); err != nil {
 		return "", err
 	}
-	name, _ := c.Localized("en")
-	if err := p.Accounts.Record(ctx, sess.ResidentID, account.KindConsentGiven, map[string]string{"client": name}); err != nil {
+	if err := p.Accounts.Record(ctx, sess.ResidentID, account.KindConsentGiven, clientNames(c)); err != nil {
 		p.log.WarnContext(ctx, "recording consent", "err", err)
 	}
 	return p.complete(ctx, c, id, a, sess, released(items, names))
@@ -139,12 +138,20 @@ func (p *Provider) Revoke(ctx context.Context, residentID, clientID string) erro
 	if _, err := p.Grants.RevokeForClient(ctx, residentID, clientID, "consent_withdrawn"); err != nil {
 		return err
 	}
-	name := clientID
+	detail := map[string]string{"client": clientID}
 	if c, err := p.Clients.Get(ctx, clientID); err == nil {
-		name, _ = c.Localized("en")
+		detail = clientNames(c)
 	}
-	if err := p.Accounts.Record(ctx, residentID, account.KindConsentWithdrawn, map[string]string{"client": name}); err != nil {
+	if err := p.Accounts.Record(ctx, residentID, account.KindConsentWithdrawn, detail); err != nil {
 		p.log.WarnContext(ctx, "recording consent withdrawal", "err", err)
 	}
 	return nil
+}
+
+// clientNames is the activity-log detail naming a service in both
+// languages (names of services, never personal data).
+func clientNames(c client.Client) map[string]string {
+	en, _ := c.Localized("en")
+	zh, _ := c.Localized("zh-Hant")
+	return map[string]string{"client": en, "client_zh": zh}
 }

@@ -84,6 +84,9 @@ type Deps struct {
 	// ErrorPage shows an authorization error to the resident when the
 	// browser cannot be sent back to the client (web.Server.AuthorizationError).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, code, description string)
+	// Language is the resident's page language for a request (web.Language):
+	// the locale claim when the client sent no ui_locales.
+	Language func(r *http.Request) string
 }
 
 // Provider is the OpenID Provider.
@@ -102,7 +105,7 @@ func New(d Deps, opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("provider: issuer %q must be set and have no trailing slash", opts.Issuer)
 	}
 	if d.Clients == nil || d.ClientAuth == nil || d.Grants == nil || d.ConsentStore == nil || d.Accounts == nil ||
-		d.Sessions == nil || d.Keys == nil || d.Subjects == nil || d.Logout == nil || d.ErrorPage == nil {
+		d.Sessions == nil || d.Keys == nil || d.Subjects == nil || d.Logout == nil || d.ErrorPage == nil || d.Language == nil {
 		return nil, errors.New("provider: missing dependency")
 	}
 	if opts.AccessTokenLifetime <= 0 {
