@@ -347,9 +347,6 @@ var (
 	gurungThomas = person{"K045825(2)", "1935-09-11", "GURUNG Thomas", "GURUNG Thomas"}
 	lamYauChing  = person{"XB833365(3)", "1939-09-29", "林柔晶", "LAM Yau Ching"} // proofed by the Chinese name
 	lauYin       = person{"G074325(8)", "1993-02-13", "LAU Yin", "LAU Yin"}
-	soRaymond    = person{"M548833(3)", "1970-04-11", "SO Raymond Yiu", "SO Raymond Yiu"}
-	lukOiLing    = person{"M644083(0)", "1968-02-02", "LUK Oi Ling", "LUK Oi Ling"}
-	hoKitWah     = person{"Z371646(6)", "1988-04-12", "HO Kit Wah", "HO Kit Wah"}
 )
 
 // fillIdentity fills the identity fields of the register or recover form.

@@ -2,15 +2,14 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"eidp/internal/db"
+	"eidp/internal/secret"
 )
 
 // Errors at the package boundary; match them with errors.Is.
@@ -137,7 +136,7 @@ func (s *Store) Create(ctx context.Context, p Profile, level string) (Resident, 
 	}
 	now := s.timestamp()
 	r := Resident{
-		ID:        randomID(),
+		ID:        secret.Random(16),
 		Profile:   p,
 		Level:     level,
 		Status:    StatusActive,
@@ -254,11 +253,4 @@ func (s *Store) SetStatus(ctx context.Context, id string, st Status) error {
 		return ErrNotFound
 	}
 	return nil
-}
-
-// randomID returns 16 random bytes, base64url without padding.
-func randomID() string {
-	b := make([]byte, 16)
-	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"eidp/internal/db"
+	"eidp/internal/secret"
 )
 
 // Kind names an event in the activity log.
@@ -88,7 +89,7 @@ func (s *Store) record(ctx context.Context, ex execer, residentID string, kind K
 		return err
 	}
 	_, err = ex.ExecContext(ctx, `INSERT INTO account_activity (id, resident_id, at, kind, detail)
-		VALUES ($1, $2, $3, $4, $5)`, randomID(), residentID, db.Timestamp{Time: at}, string(kind), string(js))
+		VALUES ($1, $2, $3, $4, $5)`, secret.Random(16), residentID, db.Timestamp{Time: at}, string(kind), string(js))
 	return err
 }
 

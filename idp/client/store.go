@@ -2,18 +2,15 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"eidp/internal/db"
+	"eidp/internal/secret"
 )
 
 // Errors at the package boundary; match them with errors.Is.
@@ -69,13 +66,13 @@ func (s *Store) Create(ctx context.Context, c Client) (Client, string, error) {
 		return Client{}, "", err
 	}
 	if c.ClientID == "" {
-		c.ClientID = randomString(clientIDBytes)
+		c.ClientID = secret.Random(clientIDBytes)
 	}
-	var secret string
+	var plain string
 	c.ClientSecretHash = ""
 	if c.UsesSecret() {
-		secret = randomString(secretBytes)
-		c.ClientSecretHash = hashSecret(secret)
+		plain = secret.Random(secretBytes)
+		c.ClientSecretHash = secret.Hash(plain)
 	}
 	c.ClientSecretExpiresAt = 0
 	now := s.timestamp()
@@ -94,7 +91,7 @@ func (s *Store) Create(ctx context.Context, c Client) (Client, string, error) {
 	if err != nil {
 		return Client{}, "", fmt.Errorf("client: create %s: %w", c.ClientID, err)
 	}
-	return c, secret, nil
+	return c, plain, nil
 }
 
 // Get returns the client with that ID, or ErrNotFound.
@@ -149,7 +146,7 @@ func (s *Store) Update(ctx context.Context, c Client) (Client, string, error) {
 		return Client{}, "", err
 	}
 	c.ClientSecretExpiresAt = 0
-	newSecret := randomString(secretBytes) // used only if the client starts using a secret
+	newSecret := secret.Random(secretBytes) // used only if the client starts using a secret
 	var (
 		issued  string
 		updated Client
@@ -175,7 +172,7 @@ func (s *Store) Update(ctx context.Context, c Client) (Client, string, error) {
 			updated.ClientSecretHash = oldHash.String
 		default:
 			issued = newSecret
-			updated.ClientSecretHash = hashSecret(newSecret)
+			updated.ClientSecretHash = secret.Hash(newSecret)
 		}
 		updated.CreatedAt = createdAt.Time
 		updated.UpdatedAt = s.timestamp()
@@ -202,17 +199,17 @@ func (s *Store) Update(ctx context.Context, c Client) (Client, string, error) {
 // old one invalid at once. ErrNoSecret if the client does not authenticate
 // with a secret, ErrNotFound if there is no such client.
 func (s *Store) RotateSecret(ctx context.Context, id string) (string, error) {
-	secret := randomString(secretBytes)
+	plain := secret.Random(secretBytes)
 	res, err := s.db.ExecContext(ctx, `UPDATE oauth_clients SET client_secret_hash = $2, updated_at = $3
 		WHERE id = $1 AND client_secret_hash IS NOT NULL`,
-		id, hashSecret(secret), db.Timestamp{Time: s.timestamp()})
+		id, secret.Hash(plain), db.Timestamp{Time: s.timestamp()})
 	if err != nil {
 		return "", fmt.Errorf("client: rotate secret of %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return "", fmt.Errorf("client: rotate secret of %s: %w", id, err)
 	} else if n == 1 {
-		return secret, nil
+		return plain, nil
 	}
 	// Nothing changed: say why. (The table's check constraint makes "has a
 	// hash" the same as "uses a secret".)
@@ -240,7 +237,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 // dummyHash is compared against when the client is unknown, so that an
 // unknown client costs the same hash and comparison as a wrong secret.
-var dummyHash = hashSecret("no client has this secret")
+var dummyHash = secret.Hash("no client has this secret")
 
 // VerifySecret authenticates a client_secret_basic or client_secret_post
 // client (RFC 6749 §2.3.1) and returns it. An unknown client, a wrong
@@ -248,7 +245,7 @@ var dummyHash = hashSecret("no client has this secret")
 // so that callers cannot tell which client IDs exist; the comparison is in
 // constant time. A database failure is returned as itself, not as
 // ErrInvalidClient: the client may well be valid.
-func (s *Store) VerifySecret(ctx context.Context, id, secret string) (Client, error) {
+func (s *Store) VerifySecret(ctx context.Context, id, presented string) (Client, error) {
 	c, err := s.Get(ctx, id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Client{}, err
@@ -257,11 +254,11 @@ func (s *Store) VerifySecret(ctx context.Context, id, secret string) (Client, er
 	if err == nil && c.UsesSecret() && c.ClientSecretHash != "" {
 		want = c.ClientSecretHash
 	}
-	if len(secret) > maxSecretLen {
-		secret = "" // not ours; hash something short instead
+	if len(presented) > maxSecretLen {
+		presented = "" // not ours; hash something short instead
 	}
-	match := subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(want)) == 1
-	if err != nil || !match || secret == "" || !c.UsesSecret() {
+	match := subtle.ConstantTimeCompare([]byte(secret.Hash(presented)), []byte(want)) == 1
+	if err != nil || !match || presented == "" || !c.UsesSecret() {
 		return Client{}, ErrInvalidClient
 	}
 	return c, nil
@@ -307,14 +304,3 @@ func storedMetadata(c Client) (string, error) {
 }
 
 func nullable(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b)
-}

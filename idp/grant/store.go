@@ -3,11 +3,7 @@ package grant
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +12,7 @@ import (
 	"time"
 
 	"eidp/internal/db"
+	"eidp/internal/secret"
 )
 
 // Errors at the package boundary; match them with errors.Is.
@@ -122,7 +119,7 @@ func (s *Store) SaveRequest(ctx context.Context, kind, clientID string, params j
 	}
 	now := s.timestamp()
 	r := Request{
-		ID:        randomString(secretBytes),
+		ID:        secret.Random(secretBytes),
 		Kind:      kind,
 		ClientID:  clientID,
 		Params:    json.RawMessage(text),
@@ -282,7 +279,7 @@ func (s *Store) IssueCode(ctx context.Context, g Grant, params json.RawMessage, 
 	if g.AMR == nil {
 		amr = []byte("[]")
 	}
-	code := randomString(secretBytes)
+	code := secret.Random(secretBytes)
 	codeExpires := minTime(now.Add(codeTTL), g.ExpiresAt)
 	err = s.db.InTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO oidc_grants
@@ -293,7 +290,7 @@ func (s *Store) IssueCode(ctx context.Context, g Grant, params json.RawMessage, 
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO oidc_codes (code_hash, grant_id, params, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, hashSecret(code), g.ID, paramsText, ts(now), ts(codeExpires))
+			VALUES ($1, $2, $3, $4, $5)`, secret.Hash(code), g.ID, paramsText, ts(now), ts(codeExpires))
 		return err
 	})
 	if err != nil {
@@ -327,7 +324,7 @@ func newGrant(g Grant, now time.Time) (Grant, error) {
 	if !g.ExpiresAt.After(now) {
 		return Grant{}, errors.New("the grant's expiry is not in the future")
 	}
-	g.ID = randomString(grantIDBytes)
+	g.ID = secret.Random(grantIDBytes)
 	g.Claims = json.RawMessage(claims)
 	g.AuthTime = g.AuthTime.UTC().Truncate(time.Microsecond)
 	if len(g.AMR) == 0 {
@@ -350,7 +347,7 @@ func (s *Store) RedeemCode(ctx context.Context, code, clientID string) (Grant, j
 	if len(code) > maxSecretLen {
 		return Grant{}, nil, fmt.Errorf("grant: redeem code: %w", ErrNotFound)
 	}
-	hash := hashSecret(code)
+	hash := secret.Hash(code)
 	var (
 		g      Grant
 		params json.RawMessage
@@ -631,7 +628,7 @@ func (s *Store) IssueRefresh(ctx context.Context, grantID string, ttl time.Durat
 	if ttl <= 0 {
 		return "", errors.New("grant: issue refresh token: lifetime must be positive")
 	}
-	token := randomString(secretBytes)
+	token := secret.Random(secretBytes)
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		var expires db.Timestamp
 		var revoked sql.Null[db.Timestamp]
@@ -657,7 +654,7 @@ func (s *Store) IssueRefresh(ctx context.Context, grantID string, ttl time.Durat
 
 func insertRefresh(ctx context.Context, tx *sql.Tx, token, grantID string, now, expires time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at)
-		VALUES ($1, $2, $3, $4)`, hashSecret(token), grantID, ts(now), ts(expires))
+		VALUES ($1, $2, $3, $4)`, secret.Hash(token), grantID, ts(now), ts(expires))
 	return err
 }
 
@@ -722,10 +719,10 @@ func (s *Store) UseRefresh(ctx context.Context, token, clientID string, rotate b
 	if rotate && ttl <= 0 {
 		return Grant{}, "", errors.New("grant: use refresh token: lifetime must be positive")
 	}
-	hash := hashSecret(token)
+	hash := secret.Hash(token)
 	newToken := ""
 	if rotate {
-		newToken = randomString(secretBytes)
+		newToken = secret.Random(secretBytes)
 	}
 	var (
 		g      Grant
@@ -782,7 +779,7 @@ func (s *Store) LookupRefresh(ctx context.Context, token string) (Grant, time.Ti
 	if len(token) > maxSecretLen {
 		return Grant{}, time.Time{}, fmt.Errorf("grant: look up refresh token: %w", ErrNotFound)
 	}
-	rt, err := findRefresh(ctx, s.db, hashSecret(token))
+	rt, err := findRefresh(ctx, s.db, secret.Hash(token))
 	if err == nil {
 		err = s.checkRefresh(rt)
 	}
@@ -803,7 +800,7 @@ func (s *Store) RevokeRefresh(ctx context.Context, token, clientID string) (bool
 	if len(token) > maxSecretLen {
 		return false, nil
 	}
-	hash := hashSecret(token)
+	hash := secret.Hash(token)
 	var found bool
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
 		found = false
@@ -930,19 +927,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// hashSecret is what the database keeps of a code or refresh token: hex
-// SHA-256. The values have 256 bits of entropy, so a fast hash is enough
-// (DESIGN.md, Storage).
-func hashSecret(v string) string {
-	sum := sha256.Sum256([]byte(v))
-	return hex.EncodeToString(sum[:])
-}
-
-// randomString returns n random bytes, base64url without padding.
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

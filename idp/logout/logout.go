@@ -2,9 +2,7 @@ package logout
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +15,7 @@ import (
 	"eidp/idp/client"
 	"eidp/internal/db"
 	"eidp/internal/fetch"
+	"eidp/internal/secret"
 )
 
 // ErrInvalidNotice: a Notice lacks its client or its subject. Enqueue then
@@ -181,7 +180,7 @@ func (n *Notifier) Enqueue(ctx context.Context, notices []Notice) error {
 		if c.BackchannelLogoutURI == "" {
 			continue
 		}
-		rows = append(rows, row{id: randomID(), Notice: no})
+		rows = append(rows, row{id: secret.Random(idBytes), Notice: no})
 	}
 	if len(rows) == 0 {
 		return nil
@@ -421,7 +420,7 @@ func (n *Notifier) send(ctx context.Context, d delivery, c *client.Client) error
 		"aud":    c.ClientID,
 		"iat":    now.Unix(),
 		"exp":    now.Add(TokenLifetime).Unix(),
-		"jti":    randomID(),
+		"jti":    secret.Random(idBytes),
 		"events": map[string]any{EventBackchannelLogout: map[string]any{}},
 		"sub":    d.subject,
 	}
@@ -474,12 +473,6 @@ func (n *Notifier) Run(ctx context.Context) {
 		case <-n.wake:
 		}
 	}
-}
-
-func randomID() string {
-	b := make([]byte, idBytes)
-	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func truncate(s string, n int) string {

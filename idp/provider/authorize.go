@@ -16,6 +16,7 @@ import (
 	"eidp/idp/account"
 	"eidp/idp/claims"
 	"eidp/idp/client"
+	"eidp/idp/clientauth"
 	"eidp/idp/grant"
 	"eidp/idp/proofing"
 	"eidp/idp/session"
@@ -396,7 +397,7 @@ func (p *Provider) needsLogin(c client.Client, a authzParams, sess session.Sessi
 	if !have {
 		return "the resident is not logged in"
 	}
-	fresh := !sess.AuthTime.Before(a.CreatedAt.Truncate(time.Second))
+	fresh := sess.AuthTime.After(a.CreatedAt)
 	if fresh {
 		// Logged in after the request was made: that answers prompt=login,
 		// max_age and step-up, however long the redirects took.
@@ -502,7 +503,7 @@ type errorRedirect struct {
 }
 
 func (e errorRedirect) send(w http.ResponseWriter, r *http.Request, ae *authzError) {
-	q := url.Values{"error": {ae.code}, "error_description": {ae.description}, "iss": {e.issuer}}
+	q := url.Values{"error": {ae.code}, "error_description": {safeDescription(ae.description)}, "iss": {e.issuer}}
 	if e.state != "" {
 		q.Set("state", e.state)
 	}
@@ -535,13 +536,22 @@ func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, what st
 }
 
 // describe is a safe description of a validation error from our packages
-// (their messages name the parameter, never a secret).
+// (their descriptions name the parameter, never a secret or an internal
+// cause).
 func describe(err error) string {
+	var ce *clientauth.Error
+	if errors.As(err, &ce) && ce.Description != "" {
+		return ce.Description
+	}
 	var d interface{ Description() string }
 	if errors.As(err, &d) {
 		return d.Description()
 	}
-	return err.Error()
+	if errors.Is(err, claims.ErrInvalidClaims) {
+		// Its messages say what is wrong without quoting the input.
+		return strings.TrimPrefix(err.Error(), "claims: ")
+	}
+	return "the request is malformed"
 }
 
 // levelACRs lists the ACR values of our assurance levels, lowest first.

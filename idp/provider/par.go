@@ -2,9 +2,12 @@ package provider
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"eidp/idp/clientauth"
 	"eidp/idp/grant"
@@ -50,6 +53,10 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := p.authenticate(ctx, creds)
 	if err != nil {
+		var oe *oidc.Error
+		if creds.Basic && errors.As(err, &oe) && oe.ErrorType == oidc.InvalidClient {
+			w.Header().Set("WWW-Authenticate", `Basic realm="eidp", charset="UTF-8"`)
+		}
 		writeZitadelError(w, err)
 		return
 	}

@@ -145,7 +145,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 		Introspection: op.NewEndpoint(PathIntrospect),
 		Revocation:    op.NewEndpoint(PathRevoke),
 	}, op.WithServerCORSOptions(nil))
-	backChannel := postOnly(p.noStore(zs))
+	backChannel := postOnly(p.noStore(oauthErrors(zs)))
 	mux.Handle(PathToken, p.limitTokens(backChannel))
 	mux.Handle(PathIntrospect, backChannel)
 	mux.Handle(PathRevoke, backChannel)
@@ -195,7 +195,7 @@ func (p *Provider) limitTokens(h http.Handler) http.Handler {
 
 // writeOAuthError writes an OAuth error body (RFC 6749 §5.2).
 func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
-	httpx.WriteError(w, status, code, description)
+	httpx.WriteError(w, status, code, safeDescription(description))
 }
 
 // Sweep removes expired state. Call it now and then.

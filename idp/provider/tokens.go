@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 	"eidp/idp/claims"
 	"eidp/idp/client"
 	"eidp/idp/grant"
+	"eidp/internal/secret"
 )
 
 // grantClaims is what a grant may release (stored as oidc_grants.claims).
@@ -55,12 +55,6 @@ const ccPrefix = "cc"
 
 var errInvalidToken = errors.New("provider: invalid token")
 
-func randomToken(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // subjectFor is the resident's subject as client knows it: pairwise by
 // sector unless an operator made the client public (OIDC Core §8).
 func (p *Provider) subjectFor(c client.Client, residentID string) string {
@@ -87,13 +81,13 @@ func (p *Provider) mintAccessToken(ctx context.Context, c client.Client, g *gran
 	}
 	if g != nil {
 		at.Subject = p.subjectFor(c, g.ResidentID)
-		at.ID = g.ID + "." + randomToken(12)
+		at.ID = g.ID + "." + secret.Random(12)
 		at.AuthTime = jwt.NewNumericDate(g.AuthTime)
 		at.ACR, at.AMR = g.ACR, g.AMR
 	} else {
 		// RFC 9068 §2.2: no resource owner, the subject is the client.
 		at.Subject = c.ClientID
-		at.ID = ccPrefix + "." + randomToken(12)
+		at.ID = ccPrefix + "." + secret.Random(12)
 	}
 	tok, err := p.Keys.SignJSON(ctx, accessTokenAlg, typAccessToken, at)
 	return tok, exp, err

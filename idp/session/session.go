@@ -2,11 +2,7 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"eidp/internal/db"
+	"eidp/internal/secret"
 )
 
 // ErrNoSession: the request has no live session (no cookie, an unknown
@@ -125,10 +122,10 @@ func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, residentID,
 			return Session{}, fmt.Errorf("session: create: bad amr value %q", v)
 		}
 	}
-	token := randomString(tokenBytes)
+	token := secret.Random(tokenBytes)
 	now := m.timestamp()
 	s := Session{
-		ID:         randomString(16),
+		ID:         secret.Random(16),
 		ResidentID: residentID,
 		CreatedAt:  now,
 		LastSeenAt: now,
@@ -141,7 +138,7 @@ func (m *Manager) Create(ctx context.Context, w http.ResponseWriter, residentID,
 	_, err := m.db.ExecContext(ctx, `INSERT INTO sessions
 		(id, token_hash, resident_id, created_at, last_seen_at, expires_at, auth_time, acr, amr, user_agent)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		s.ID, hashToken(token), s.ResidentID, ts(s.CreatedAt), ts(s.LastSeenAt), ts(s.ExpiresAt), ts(s.AuthTime),
+		s.ID, secret.Hash(token), s.ResidentID, ts(s.CreatedAt), ts(s.LastSeenAt), ts(s.ExpiresAt), ts(s.AuthTime),
 		s.ACR, strings.Join(s.AMR, " "), s.UserAgent)
 	if err != nil {
 		return Session{}, fmt.Errorf("session: create: %w", err)
@@ -212,7 +209,7 @@ func (m *Manager) requestToken(r *http.Request) (string, bool) {
 	if err != nil || c.Value == "" || len(c.Value) > maxCookieLen {
 		return "", false
 	}
-	return hashToken(c.Value), true
+	return secret.Hash(c.Value), true
 }
 
 // liveCondition selects sessions neither revoked nor expired at $2, given
@@ -340,11 +337,11 @@ func (m *Manager) Logout(ctx context.Context, w http.ResponseWriter, r *http.Req
 // gets a new token (the old one stops working), while the session keeps its
 // ID — relying parties keep their sid and are not logged out.
 func (m *Manager) Reauthenticate(ctx context.Context, w http.ResponseWriter, sess Session, acr string, amr []string) (Session, error) {
-	token := randomString(tokenBytes)
+	token := secret.Random(tokenBytes)
 	now := m.timestamp()
 	res, err := m.db.ExecContext(ctx, `UPDATE sessions SET token_hash = $2, auth_time = $3, last_seen_at = $3, acr = $4, amr = $5
 		WHERE id = $1 AND resident_id = $6 AND revoked_at IS NULL`,
-		sess.ID, hashToken(token), ts(now), acr, strings.Join(amr, " "), sess.ResidentID)
+		sess.ID, secret.Hash(token), ts(now), acr, strings.Join(amr, " "), sess.ResidentID)
 	if err != nil {
 		return Session{}, fmt.Errorf("session: reauthenticate: %w", err)
 	}
@@ -379,20 +376,6 @@ func scanSession(row interface{ Scan(...any) error }, extra ...any) (Session, er
 }
 
 func ts(t time.Time) db.Timestamp { return db.Timestamp{Time: t} }
-
-// hashToken is what the database keeps of a cookie value: hex SHA-256. The
-// value has 256 bits of entropy, so a fast hash is enough (DESIGN.md, Storage).
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// randomString returns n random bytes, base64url without padding.
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
 
 // cleanUserAgent makes the header safe to store and show: valid UTF-8, no
 // control characters (PostgreSQL refuses NUL in text), at most maxUserAgent
