@@ -56,7 +56,8 @@ const layoutCheck = `(() => {
 // TestScreenshots shows every resident page on a phone-sized screen
 // (390×844, mobile) in both languages — welcome, register (empty and with
 // an error), passkey creation, recovery codes, login, account with a
-// passkey, recover, the error page — and asserts that none scrolls
+// passkey, My data (its edit form with an error, erasure, account
+// deletion), recover, the error page — and asserts that none scrolls
 // sideways, none has text below AA contrast, and none has untranslated
 // text. With EIDP_SCREENSHOTS=1 it also writes each page to
 // docs/screenshots/<page>-<lang>.png (see docs/screenshots/README.md):
@@ -168,6 +169,40 @@ func TestScreenshots(t *testing.T) {
 				tb.fatalf("the account page does not list the service the resident consented to")
 			}
 			shoot("account-services")
+
+			// My data: the vault's attributes, an address with an error, the
+			// access log, erasure, and the account deletion page.
+			tb.navigate("/account")
+			tb.clickAndLoad("#data-link")
+			tb.waitPath("/account/data")
+			shoot("data")
+			tb.navigate("/account/data/edit?name=residential_address")
+			tb.setValue("#field-street_number", "8")
+			tb.setValue("#field-flat", "A")
+			tb.clickAndLoad("#edit-save")
+			if tb.text("#error-summary") == "(nothing matches #error-summary)" {
+				tb.fatalf("an address without its street shows no error summary")
+			}
+			shoot("data-edit-error")
+			tb.setValue("#field-street", "Harbour Road")
+			tb.setValue("#field-building", "Harbour View Mansion")
+			tb.setValue("#field-district", "wan-chai")
+			tb.clickAndLoad("#edit-save")
+			tb.waitPath("/account/data")
+			if !strings.Contains(tb.text(`[data-attribute="residential_address"]`), "Harbour Road") {
+				tb.fatalf("the saved address is not shown: %s", tb.text(`[data-attribute="residential_address"]`))
+			}
+			tb.navigate("/account/data/edit?name=mobile_phone")
+			shoot("data-edit-phone")
+			tb.setValue("#field-value", "9123 4567")
+			tb.clickAndLoad("#edit-save")
+			tb.waitPath("/account/data")
+			shoot("data-filled")
+			tb.navigate("/account/data/erase")
+			shoot("data-erase")
+			tb.navigate("/account/delete")
+			shoot("delete")
+
 			tb.navigate("/logout/confirm")
 			shoot("logout-confirm")
 

@@ -11,6 +11,7 @@ import (
 	"eidp/idp/passkey"
 	"eidp/idp/proofing"
 	"eidp/idp/session"
+	"eidp/vault/accesslog"
 )
 
 // accountView is the account page's data.
@@ -26,6 +27,11 @@ type accountView struct {
 	// ShowServices is false when the OpenID Provider is not wired in.
 	ShowServices bool
 	Services     []serviceView
+	// ShowData links the My data page (the vault is wired in); Releases
+	// are the newest lines of its access log.
+	ShowData   bool
+	Releases   []releaseView
+	ShowDelete bool
 }
 
 // activityView is one line of the activity log.
@@ -158,13 +164,18 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, sess sess
 	if err == nil && s.OIDC != nil {
 		consents, err = s.OIDC.Consents(ctx, resident.ID, lang)
 	}
+	var releases []accesslog.Entry
+	if err == nil && s.Vault != nil && s.AccessLog != nil {
+		releases, err = s.AccessLog.List(ctx, resident.ID, recentReleases)
+	}
 	if err != nil {
 		s.Log.ErrorContext(ctx, "account page", "error", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "err.generic")
 		return
 	}
 	v := accountView{Resident: resident, DisplayName: resident.DisplayName(lang), IDNumber: maskIDNumber(resident.IDNumber),
-		CodesLeft: left, ShowServices: s.OIDC != nil}
+		CodesLeft: left, ShowServices: s.OIDC != nil, ShowData: s.Vault != nil, Releases: s.releases(lang, releases),
+		ShowDelete: s.DeleteAccount != nil}
 	for _, e := range activity {
 		v.Activity = append(v.Activity, activityView{Event: e, Text: s.activityText(lang, e)})
 	}

@@ -10,6 +10,7 @@ import (
 	"eidp/idp/interaction"
 	"eidp/idp/session"
 	"eidp/internal/httpx"
+	"eidp/vault/attr"
 )
 
 // The consent page: a relying party asks for personal data and the
@@ -22,8 +23,9 @@ const maxInteractionID = 128
 
 // claimView is one claim as the resident reads it.
 type claimView struct {
-	Name  string // the claim name, sent back in the form
-	Label string // plain words in the page's language
+	Name    string // the claim name, sent back in the form
+	Label   string // plain words in the page's language
+	Preview string // for vault claims: a recognisable part of the value
 }
 
 // consentView is the consent page's data.
@@ -32,6 +34,7 @@ type consentView struct {
 	Client    interaction.Client
 	Essential []claimView // always released: shown, not chosen
 	Optional  []claimView // the resident may untick these
+	Missing   []claimView // vault claims the resident has not added: nothing to share
 	Offline   bool
 }
 
@@ -62,6 +65,9 @@ func (s *Server) consentSession(w http.ResponseWriter, r *http.Request, id strin
 func (s *Server) claimLabel(lang, name string) string {
 	if text, ok := s.msgs[lang]["claim."+name]; ok {
 		return text
+	}
+	if a, ok := attr.ByClaim(name); ok {
+		return attr.Label(a, lang)
 	}
 	return s.msgs.text(lang, "claim_unknown", "name", name)
 }
@@ -147,7 +153,14 @@ func (s *Server) consentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := consentView{ID: id, Client: showClient(prompt.Client), Offline: prompt.Offline}
 	for _, c := range prompt.Claims {
-		cv := claimView{Name: c.Name, Label: s.claimLabel(lang, c.Name)}
+		cv := claimView{Name: c.Name, Label: s.claimLabel(lang, c.Name), Preview: c.Preview}
+		if c.Label != "" {
+			cv.Label = c.Label
+		}
+		if c.Missing {
+			v.Missing = append(v.Missing, cv)
+			continue
+		}
 		if c.Essential {
 			v.Essential = append(v.Essential, cv)
 		} else {

@@ -6,6 +6,12 @@
 // (/login?next=/authorize/…, never an open redirect), and the error page
 // for authorization requests that must not be redirected (RFC 6749
 // §4.1.2.1).
+// With the personal-data vault (vault/) it serves My data: the register's
+// details, the vault's attributes with their provenance and per-kind edit
+// forms validated by vault/attr (optimistic versions: a change made in
+// another window is shown, never overwritten), erasure, and the access log
+// of releases to services in plain words; and the deletion of the account
+// (Deps.DeleteAccount does the work).
 // Pages are server-rendered html/template with embedded assets and one small
 // vanilla JavaScript file; there is no build step. Every string exists in
 // English and Traditional Chinese (messages/*.json), chosen by ui_locales, a

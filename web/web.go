@@ -17,6 +17,8 @@ import (
 	"eidp/idp/session"
 	"eidp/internal/db"
 	"eidp/internal/httpx"
+	"eidp/vault"
+	"eidp/vault/accesslog"
 )
 
 //go:embed templates/*.html
@@ -36,7 +38,17 @@ type Deps struct {
 	// not wired in; /consent is then not found and the account page has
 	// no connected services).
 	OIDC interaction.Service
-	Log  *slog.Logger
+	// Vault is the personal-data vault (nil: no My data pages).
+	Vault *vault.Vault
+	// AccessLog lists what services read from the vault (nil: the My data
+	// page shows no access log).
+	AccessLog *accesslog.Log
+	// DeleteAccount deletes a resident's account and everything of it but
+	// the access log: it ends every session (with back-channel logout),
+	// withdraws consents and tokens, erases the vault, deletes passkeys and
+	// the account (nil: residents cannot delete their account here).
+	DeleteAccount func(ctx context.Context, residentID string) error
+	Log           *slog.Logger
 }
 
 // Options tune the pages.
@@ -65,7 +77,8 @@ type Server struct {
 }
 
 // pageNames are the templates rendered inside layout.html.
-var pageNames = []string{"welcome", "register", "passkey", "codes", "login", "account", "recover", "error", "consent", "logout"}
+var pageNames = []string{"welcome", "register", "passkey", "codes", "login", "account", "recover", "error", "consent", "logout",
+	"data", "data_edit", "data_erase", "delete", "deleted"}
 
 // New parses templates and messages; a broken template or a missing
 // translation fails here, at start, not on a resident's phone.
@@ -110,6 +123,14 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/sessions/revoke-others", s.revokeOtherSessions)
 	mux.HandleFunc("POST /account/recovery-codes", s.newRecoveryCodes)
 	mux.HandleFunc("POST /account/consents/revoke", s.revokeConsent)
+	mux.HandleFunc("GET /account/data", s.dataPage)
+	mux.HandleFunc("GET /account/data/edit", s.editPage)
+	mux.HandleFunc("POST /account/data/edit", s.editSubmit)
+	mux.HandleFunc("POST /account/data/remove", s.removeAttribute)
+	mux.HandleFunc("GET /account/data/erase", s.eraseConfirm)
+	mux.HandleFunc("POST /account/data/erase", s.eraseSubmit)
+	mux.HandleFunc("GET /account/delete", s.deletePage)
+	mux.HandleFunc("POST /account/delete", s.deleteSubmit)
 	mux.HandleFunc("GET /consent", s.consentPage)
 	mux.HandleFunc("POST /consent", s.consentSubmit)
 	mux.HandleFunc("GET /recover", s.recoverForm)

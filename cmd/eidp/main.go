@@ -34,6 +34,7 @@ func commands() []command {
 		{"keys", "list, create or rotate role keys: keys list | keys create --role R | keys rotate --role R", runKeys},
 		{"clients", "register and manage OIDC clients: clients create|list|show|update|delete|rotate-secret", runClients},
 		{"residents", "operator actions on residents: residents set-level --id-number N --level high", runResidents},
+		{"vault", "the personal-data vault: vault verify-log [--resident ID] | vault rotate-kek", runVault},
 		{"version", "print the version", runVersion},
 	}
 }

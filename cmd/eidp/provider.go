@@ -27,13 +27,15 @@ import (
 	"eidp/internal/db"
 	"eidp/internal/fetch"
 	"eidp/rp/demo"
+	"eidp/vault"
+	"eidp/vault/accesslog"
 	"eidp/web"
 )
 
 // openIDProvider wires the OpenID Provider, the admin API and (in
 // development) the demo relying party, and registers them on mux.
 func openIDProvider(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks.Keys, sessions *session.Manager,
-	accounts *account.Store, errorPage func(http.ResponseWriter, *http.Request, int, string, string),
+	accounts *account.Store, vlt *vault.Vault, accessLog *accesslog.Log, errorPage func(http.ResponseWriter, *http.Request, int, string, string),
 	log *slog.Logger, mux *http.ServeMux) (*provider.Provider, error) {
 	secret, err := loadSubjectSecret(cfg, log)
 	if err != nil {
@@ -59,7 +61,7 @@ func openIDProvider(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwk
 	prov, err = provider.New(provider.Deps{
 		Clients: clients, ClientAuth: auth, Grants: grant.NewStore(d), ConsentStore: consent.NewStore(d),
 		Accounts: accounts, Sessions: sessions, Keys: keys, Subjects: subjects, Logout: notifier,
-		ErrorPage: errorPage, Language: web.Language,
+		ErrorPage: errorPage, Language: web.Language, Vault: vlt, AccessLog: accessLog,
 	}, provider.Options{
 		Issuer: cfg.Issuer, AccessTokenLifetime: cfg.AccessTokenLifetime, IDTokenLifetime: cfg.IDTokenLifetime,
 		RefreshTokenLifetime: cfg.RefreshTokenLifetime, RequirePAR: cfg.RequirePAR,

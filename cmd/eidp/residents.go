@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"eidp/idp/account"
+	"eidp/idp/erasure"
 	"eidp/idp/jwks"
 	"eidp/idp/passkey"
 	"eidp/idp/proofing"
@@ -18,6 +19,8 @@ import (
 	"eidp/idp/session"
 	"eidp/internal/config"
 	"eidp/internal/db"
+	"eidp/vault"
+	"eidp/vault/accesslog"
 	"eidp/web"
 )
 
@@ -28,7 +31,7 @@ var civilRegisters = map[string]func() (proofing.CivilRegister, error){
 
 // residentPages wires proofing, accounts, sessions and passkeys into the
 // resident-facing pages and registers them on mux.
-func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks.Keys, log *slog.Logger, mux *http.ServeMux) error {
+func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks.Keys, vlt *vault.Vault, log *slog.Logger, mux *http.ServeMux) error {
 	open, ok := civilRegisters[cfg.CivilRegister]
 	if !ok {
 		return &config.SettingError{Setting: "civil_register", Msg: fmt.Sprintf("unknown register %q", cfg.CivilRegister)}
@@ -81,10 +84,14 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks
 	if err != nil {
 		return err
 	}
-	if prov, err = openIDProvider(ctx, cfg, d, keys, sessions, accounts, pages.AuthorizationError, log, mux); err != nil {
+	accessLog := accesslog.New(d)
+	if prov, err = openIDProvider(ctx, cfg, d, keys, sessions, accounts, vlt, accessLog, pages.AuthorizationError, log, mux); err != nil {
 		return err
 	}
 	pages.OIDC = prov
+	pages.Vault = vlt
+	pages.AccessLog = accessLog
+	pages.DeleteAccount = (&erasure.Eraser{Accounts: accounts, Sessions: sessions, Vault: vlt}).DeleteAccount
 	pages.Register(mux)
 	go every(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
 		"proofing failure counters": proofer.Sweep,

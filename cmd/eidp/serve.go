@@ -21,6 +21,8 @@ import (
 	"eidp/internal/config"
 	"eidp/internal/db"
 	"eidp/internal/httpx"
+	"eidp/vault"
+	"eidp/vault/attr"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -73,6 +75,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if created {
 		log.Info("created the RSA token-signing key", "kid", rsaKey.ID, "algorithm", rsaKey.Algorithm, "uri", rsaKey.URI)
 	}
+	// The vault's key-encryption key (AES-256 in the key backend).
+	if kek, created, err := ring.Ensure(ctx, keyring.VaultKEK); err != nil {
+		return fmt.Errorf("vault key-encryption key: %w", err)
+	} else if created {
+		log.Info("created the vault key-encryption key", "kid", kek.ID, "algorithm", kek.Algorithm, "uri", kek.URI)
+	}
+	vlt := vault.New(database, ring, km, vault.Options{SchemaVersion: attr.SchemaVersion, Log: log})
 	keys := jwks.NewKeys(jwks.New(ring, km, jwks.Options{Log: log, Refresh: cfg.KeyRefresh}),
 		jwks.New(ring, km, jwks.Options{Log: log, Refresh: cfg.KeyRefresh, Role: keyring.OIDCSigningRSA}))
 	if err := keys.Refresh(ctx); err != nil {
@@ -97,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", httpx.MetricsHandler(reg))
 	}
-	if err := residentPages(ctx, cfg, database, keys, log, mux); err != nil {
+	if err := residentPages(ctx, cfg, database, keys, vlt, log, mux); err != nil {
 		return err
 	}
 

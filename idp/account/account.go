@@ -235,6 +235,24 @@ func (s *Store) SetLevel(ctx context.Context, id, level string) error {
 	return err
 }
 
+// Delete removes the account and, by the database's cascades, everything
+// that hangs on it: passkeys, sessions, recovery codes, the activity log,
+// consents, grants and their tokens, vault rows. It returns ErrNotFound
+// for an unknown ID. Callers end sessions first (so relying parties are
+// told) and erase the vault (crypto-shredding): see idp/erasure.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM residents WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("account: delete: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("account: delete: %w", err)
+	} else if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // SetStatus changes the account's status. It returns ErrNotFound for an
 // unknown ID. Ending sessions of a suspended or deleted account is the
 // caller's business (idp/session RevokeAll).

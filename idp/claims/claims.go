@@ -7,6 +7,7 @@ import (
 	"eidp/idp/account"
 	"eidp/idp/client"
 	"eidp/idp/proofing"
+	"eidp/vault/attr"
 )
 
 // Claim names eidp releases; doc.go says where each value comes from.
@@ -26,9 +27,20 @@ const (
 // ScopeProfile is the standard scope for the profile claims (OIDC Core §5.4).
 const ScopeProfile = "profile"
 
+// registerClaims are the claims from the civil register.
+var registerClaims = []string{Name, GivenName, FamilyName, NameZH, Birthdate, Gender, Locale, IDNumber}
+
 // releasable lists the claims eidp releases in display order: the order of
-// the consent page and of Requested.
-var releasable = []string{Name, GivenName, FamilyName, NameZH, Birthdate, Gender, Locale, IDNumber}
+// the consent page and of Requested. The register's claims, then the
+// vault's (vault/attr: address, phone_number, email, eidp_*), whose values
+// the provider reads from the resident's vault.
+var releasable = func() []string {
+	out := slices.Clone(registerClaims)
+	for _, n := range attr.Names() {
+		out = append(out, attr.ClaimName(n))
+	}
+	return out
+}()
 
 // protocol lists the claims the provider itself puts in tokens (OIDC Core
 // §2, §3.1.3.6; Front-/Back-Channel Logout sid). They describe the
@@ -38,7 +50,13 @@ var protocol = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
 // Supported returns every claim eidp can release, in display order. The
 // provider's discovery claims_supported (OpenID Connect Discovery 1.0 §3) is
 // this list together with Protocol.
-func Supported() []string { return slices.Clone(releasable) }
+func Supported() []string { return append(slices.Clone(registerClaims), attr.Claims()...) }
+
+// IsVault reports whether a claim's value comes from the vault.
+func IsVault(claim string) bool {
+	_, ok := attr.ByClaim(claim)
+	return ok
+}
 
 // Protocol returns the claims the provider adds about the authentication
 // itself (sub, iss, aud, exp, iat, auth_time, nonce, acr, amr, sid, azp).
@@ -56,7 +74,11 @@ func ScopeClaims(scope string) []string {
 	case client.ScopeIDCard:
 		return []string{IDNumber}
 	}
-	return nil
+	var out []string
+	for _, n := range attr.ScopeNames(scope) {
+		out = append(out, attr.ClaimName(n))
+	}
+	return out
 }
 
 // canonicalName returns the claim name eidp knows a requested name by: the
@@ -66,6 +88,10 @@ func ScopeClaims(scope string) []string {
 func canonicalName(n string) string {
 	if base, tag, ok := strings.Cut(n, "#"); ok && base == Name && strings.EqualFold(tag, "zh-Hant") {
 		return NameZH
+	}
+	// email_verified and phone_number_verified come with their claim.
+	if a, ok := attr.ByClaim(n); ok {
+		return attr.ClaimName(a)
 	}
 	return n
 }
@@ -78,6 +104,9 @@ type Item struct {
 	Essential bool // asked for as Essential (OIDC Core §5.5.1) in either member
 	IDToken   bool // asked for in the ID token (claims parameter id_token member)
 	UserInfo  bool // asked for from UserInfo (by scope or the userinfo member)
+	// Provenance: the client asked where the value comes from
+	// (eidp_provenance in the claims parameter).
+	Provenance bool
 }
 
 // Requested merges the claims the scopes ask for (Voluntary, from UserInfo;
@@ -113,12 +142,14 @@ func Requested(scopes []string, req Request, allowIDCard bool) []Item {
 		if it := item(canonicalName(name)); it != nil {
 			it.UserInfo = true
 			it.Essential = it.Essential || spec.essential()
+			it.Provenance = it.Provenance || (spec != nil && spec.Provenance)
 		}
 	}
 	for name, spec := range req.IDToken {
 		if it := item(canonicalName(name)); it != nil {
 			it.IDToken = true
 			it.Essential = it.Essential || spec.essential()
+			it.Provenance = it.Provenance || (spec != nil && spec.Provenance)
 		}
 	}
 	var out []Item

@@ -9,6 +9,7 @@ import (
 
 	"eidp/idp/account"
 	"eidp/idp/claims"
+	"eidp/vault/attr"
 )
 
 // specExample is the claims parameter example of OpenID Connect Core 1.0
@@ -62,10 +63,11 @@ func TestParseRequestReadsTheSpecExamples(t *testing.T) {
 		if !reflect.DeepEqual(r, want) {
 			t.Fatalf("parsed %s\nwant %s", dump(t, r), dump(t, want))
 		}
-		// Of all that, eidp releases given_name alone; auth_time and acr are
-		// protocol claims, the rest unknown.
+		// Of all that, eidp releases given_name and email (from the vault;
+		// email_verified comes with it); auth_time and acr are protocol
+		// claims, the rest unknown.
 		got := claims.Requested([]string{"openid"}, r, false)
-		if want := []claims.Item{{Name: "given_name", Essential: true, UserInfo: true}}; !reflect.DeepEqual(got, want) {
+		if want := []claims.Item{{Name: "given_name", Essential: true, UserInfo: true}, {Name: "email", Essential: true, UserInfo: true}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("Requested = %+v, want %+v", got, want)
 		}
 		if acr := claims.EssentialACR(r); acr != nil {
@@ -216,8 +218,11 @@ func TestRequestedMergesScopesAndTheClaimsParameter(t *testing.T) {
 			[]claims.Item{{Name: "name#zh-Hant", Essential: true, IDToken: true}}},
 		{"claim names are case-sensitive", []string{"openid"}, `{"id_token": {"Name": null, "GENDER": null}}`, false, nil},
 		{"protocol and unknown claims are not items, and order is the display order", []string{"openid", "offline_access", "email"},
-			`{"id_token": {"locale": null, "auth_time": {"essential": true}, "acr": null, "email": null, "name": null}}`, false,
-			[]claims.Item{{Name: "name", IDToken: true}, {Name: "locale", IDToken: true}}},
+			`{"id_token": {"locale": null, "auth_time": {"essential": true}, "acr": null, "email": null, "name": null, "nickname": null}}`, false,
+			[]claims.Item{{Name: "name", IDToken: true}, {Name: "locale", IDToken: true}, {Name: "email", IDToken: true, UserInfo: true}}},
+		{"vault scopes ask for vault claims; provenance is asked per claim", []string{"openid", "address", "phone"},
+			`{"userinfo": {"address": {"eidp_provenance": true}, "phone_number_verified": null}}`, false,
+			[]claims.Item{{Name: "address", UserInfo: true, Provenance: true}, {Name: "phone_number", UserInfo: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -235,7 +240,7 @@ func TestRequestedMergesScopesAndTheClaimsParameter(t *testing.T) {
 
 func TestScopeClaimsAndSupported(t *testing.T) {
 	supported := claims.Supported()
-	want := []string{"name", "given_name", "family_name", "name#zh-Hant", "birthdate", "gender", "locale", "eidp_id_number"}
+	want := append([]string{"name", "given_name", "family_name", "name#zh-Hant", "birthdate", "gender", "locale", "eidp_id_number"}, attr.Claims()...)
 	if !reflect.DeepEqual(supported, want) {
 		t.Errorf("Supported = %v, want %v", supported, want)
 	}
@@ -243,14 +248,17 @@ func TestScopeClaimsAndSupported(t *testing.T) {
 	if claims.Supported()[0] != "name" {
 		t.Error("Supported returns its internal slice")
 	}
-	for _, scope := range []string{"profile", "eidp:idcard"} {
+	for _, scope := range append([]string{"profile", "eidp:idcard"}, attr.Scopes()...) {
 		for _, n := range claims.ScopeClaims(scope) {
 			if !contains(want, n) {
 				t.Errorf("scope %s asks for %s, which is not supported", scope, n)
 			}
 		}
 	}
-	for _, scope := range []string{"openid", "offline_access", "email", "Profile", ""} {
+	if got := claims.ScopeClaims("email"); !reflect.DeepEqual(got, []string{"email"}) {
+		t.Errorf("ScopeClaims(email) = %v, want [email] (OIDC Core §5.4)", got)
+	}
+	for _, scope := range []string{"openid", "offline_access", "Profile", "Email", ""} {
 		if got := claims.ScopeClaims(scope); got != nil {
 			t.Errorf("ScopeClaims(%q) = %v, want none", scope, got)
 		}

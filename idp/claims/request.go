@@ -35,6 +35,11 @@ type Spec struct {
 	Essential bool  `json:"essential,omitempty"`
 	Value     any   `json:"value,omitempty"`
 	Values    []any `json:"values,omitempty"`
+	// Provenance (member "eidp_provenance": true, an eidp extension that
+	// other providers ignore as an unknown member, §5.5) asks for where a
+	// vault claim's value comes from: released as the eidp_provenance
+	// object beside the claims (see doc.go).
+	Provenance bool `json:"eidp_provenance,omitempty"`
 }
 
 func (s *Spec) essential() bool { return s != nil && s.Essential }
@@ -171,6 +176,11 @@ func parseSpec(raw json.RawMessage, where string, stringValues bool) (*Spec, err
 	if raw, ok := members["essential"]; ok && !isJSONNull(raw) {
 		if err := json.Unmarshal(raw, &spec.Essential); err != nil {
 			return nil, fmt.Errorf("%w: %s.essential must be true or false, not %s", ErrInvalidClaims, where, kind(raw))
+		}
+	}
+	if raw, ok := members["eidp_provenance"]; ok && !isJSONNull(raw) {
+		if err := json.Unmarshal(raw, &spec.Provenance); err != nil {
+			return nil, fmt.Errorf("%w: %s.eidp_provenance must be true or false, not %s", ErrInvalidClaims, where, kind(raw))
 		}
 	}
 	if raw, ok := members["value"]; ok {

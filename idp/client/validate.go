@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"eidp/idp/subject"
+	"eidp/vault/attr"
 )
 
 // ErrInvalidMetadata: a client's metadata breaks a rule; the error is a
@@ -76,9 +77,11 @@ var (
 	assertionAlgs = []string{"ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512", "EdDSA"}
 	authMethods   = []string{AuthPrivateKeyJWT, AuthClientSecretBasic, AuthClientSecretPost, AuthNone}
 	grantTypes    = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
-	// eidpScopes are the scopes in eidp's own namespace; another "eidp:"
-	// scope is a typo.
-	eidpScopes = []string{ScopeIDCard, ScopeAdmin}
+	// eidpScopes are the scopes in eidp's own namespace (with the vault's,
+	// vault/attr); another "eidp:" scope is a typo.
+	eidpScopes = append([]string{ScopeIDCard, ScopeAdmin}, slices.DeleteFunc(attr.Scopes(), func(s string) bool {
+		return !strings.HasPrefix(s, "eidp:")
+	})...)
 )
 
 // Validate checks c, with defaults already applied (WithDefaults), against

@@ -30,6 +30,13 @@ type Client struct {
 type Claim struct {
 	Name      string // claim name, e.g. "birthdate", "name#zh-Hant", "eidp_id_number"
 	Essential bool   // essential claims cannot be unticked; the others can
+	// For vault claims (address, phone_number, email, eidp_*): Label is the
+	// attribute's name in the page language, Preview a recognisable part of
+	// the value the resident keeps (vault/attr Preview), Missing true when
+	// the vault holds no such value (nothing would be released).
+	Label   string
+	Preview string
+	Missing bool
 }
 
 // Prompt is a pending authorization request waiting for the resident's

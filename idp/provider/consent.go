@@ -14,6 +14,8 @@ import (
 	"eidp/idp/grant"
 	"eidp/idp/interaction"
 	"eidp/idp/session"
+	"eidp/vault"
+	"eidp/vault/attr"
 )
 
 var _ interaction.Service = (*Provider)(nil)
@@ -59,8 +61,21 @@ func (p *Provider) Consent(ctx context.Context, id string, sess session.Session,
 		return interaction.Prompt{}, err
 	}
 	pr := interaction.Prompt{ID: id, Client: clientInfo(c, lang), Offline: slices.Contains(a.Scopes, scopeOffline)}
+	kept, err := p.vaultValues(ctx, sess.ResidentID)
+	if err != nil {
+		return interaction.Prompt{}, err
+	}
 	for _, it := range claims.Requested(a.Scopes, a.Claims, c.AllowIDCard) {
-		pr.Claims = append(pr.Claims, interaction.Claim{Name: it.Name, Essential: it.Essential})
+		cl := interaction.Claim{Name: it.Name, Essential: it.Essential}
+		if name, ok := attr.ByClaim(it.Name); ok {
+			cl.Label = attr.Label(name, lang)
+			if v, ok := kept[name]; ok {
+				cl.Preview = attr.Preview(name, v, lang)
+			} else {
+				cl.Missing = true
+			}
+		}
+		pr.Claims = append(pr.Claims, cl)
 	}
 	return pr, nil
 }
@@ -154,4 +169,24 @@ func clientNames(c client.Client) map[string]string {
 	en, _ := c.Localized("en")
 	zh, _ := c.Localized("zh-Hant")
 	return map[string]string{"client": en, "client_zh": zh}
+}
+
+// vaultValues is what the resident keeps in the vault, for consent
+// previews (nil without a vault or after an erasure).
+func (p *Provider) vaultValues(ctx context.Context, residentID string) (map[attr.Name]json.RawMessage, error) {
+	if p.Vault == nil {
+		return nil, nil
+	}
+	attrs, err := p.Vault.Get(ctx, residentID)
+	if errors.Is(err, vault.ErrErased) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[attr.Name]json.RawMessage, len(attrs))
+	for _, a := range attrs {
+		out[attr.Name(a.Name)] = a.Value
+	}
+	return out, nil
 }

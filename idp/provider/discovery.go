@@ -3,11 +3,13 @@ package provider
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	jose "github.com/go-jose/go-jose/v4"
 
 	"eidp/idp/claims"
 	"eidp/idp/client"
+	"eidp/vault/attr"
 )
 
 // clientAuthAlgs are the JWS algorithms we accept for client assertions
@@ -33,6 +35,11 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	authMethods := []string{client.AuthPrivateKeyJWT, client.AuthClientSecretBasic, client.AuthClientSecretPost, client.AuthNone}
 	confidential := authMethods[:3]
 	supported := append([]string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"}, claims.Supported()...)
+	if p.Vault == nil {
+		supported = slices.DeleteFunc(supported, claims.IsVault)
+	} else {
+		supported = append(supported, "eidp_provenance")
+	}
 	doc := map[string]any{
 		"issuer":                                                   p.opts.Issuer,
 		"authorization_endpoint":                                   p.url(PathAuthorize),
@@ -76,4 +83,13 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	json.NewEncoder(w).Encode(doc)
+}
+
+// vaultScopes are the scopes that release vault attributes, when the
+// vault is wired.
+func (p *Provider) vaultScopes() []string {
+	if p.Vault == nil {
+		return nil
+	}
+	return attr.Scopes()
 }

@@ -21,6 +21,8 @@ import (
 	"eidp/idp/session"
 	"eidp/idp/subject"
 	"eidp/internal/httpx"
+	"eidp/vault"
+	"eidp/vault/accesslog"
 )
 
 // Endpoint paths, relative to the issuer.
@@ -84,6 +86,9 @@ type Deps struct {
 	// ErrorPage shows an authorization error to the resident when the
 	// browser cannot be sent back to the client (web.Server.AuthorizationError).
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, code, description string)
+	// Vault and AccessLog release vault claims (nil: no vault claims).
+	Vault     *vault.Vault
+	AccessLog *accesslog.Log
 	// Language is the resident's page language for a request (web.Language):
 	// the locale claim when the client sent no ui_locales.
 	Language func(r *http.Request) string
@@ -107,6 +112,9 @@ func New(d Deps, opts Options) (*Provider, error) {
 	if d.Clients == nil || d.ClientAuth == nil || d.Grants == nil || d.ConsentStore == nil || d.Accounts == nil ||
 		d.Sessions == nil || d.Keys == nil || d.Subjects == nil || d.Logout == nil || d.ErrorPage == nil || d.Language == nil {
 		return nil, errors.New("provider: missing dependency")
+	}
+	if (d.Vault == nil) != (d.AccessLog == nil) {
+		return nil, errors.New("provider: the vault needs its access log, and the other way round")
 	}
 	if opts.AccessTokenLifetime <= 0 {
 		opts.AccessTokenLifetime = 10 * time.Minute

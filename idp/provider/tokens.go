@@ -142,12 +142,20 @@ func (p *Provider) mintIDToken(ctx context.Context, c client.Client, g grant.Gra
 		for k, v := range claims.Values(resident, gc.Locale, names) {
 			out[k] = v
 		}
+		rel, err := p.releaseVault(ctx, c, g, gc.Items, gc.Locale, func(it claims.Item) bool { return it.IDToken })
+		if err != nil {
+			return "", err
+		}
+		for k, v := range rel.claims {
+			out[k] = v
+		}
 	}
 	return p.Keys.SignJSON(ctx, alg, "JWT", out)
 }
 
-// userinfoClaims are the claims userinfo returns for a grant.
-func (p *Provider) userinfoClaims(c client.Client, g grant.Grant, resident account.Resident) (map[string]any, error) {
+// userinfoClaims are the claims userinfo returns for a grant: register
+// claims and, recorded in the access log, vault claims.
+func (p *Provider) userinfoClaims(ctx context.Context, c client.Client, g grant.Grant, resident account.Resident) (map[string]any, error) {
 	gc, err := decodeGrantClaims(g)
 	if err != nil {
 		return nil, err
@@ -161,6 +169,13 @@ func (p *Provider) userinfoClaims(c client.Client, g grant.Grant, resident accou
 	out := claims.Values(resident, gc.Locale, names)
 	if out == nil {
 		out = map[string]any{}
+	}
+	rel, err := p.releaseVault(ctx, c, g, gc.Items, gc.Locale, func(it claims.Item) bool { return it.UserInfo })
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range rel.claims {
+		out[k] = v
 	}
 	out["sub"] = p.subjectFor(c, g.ResidentID)
 	return out, nil

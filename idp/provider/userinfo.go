@@ -57,7 +57,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var out map[string]any
 	if err == nil {
-		out, err = p.userinfoClaims(c, *g, resident)
+		out, err = p.userinfoClaims(ctx, c, *g, resident)
+	}
+	if errors.Is(err, errNoConsent) {
+		invalidToken(w, "the resident has withdrawn consent")
+		return
 	}
 	if err != nil {
 		p.log.ErrorContext(ctx, "userinfo", "err", err)
