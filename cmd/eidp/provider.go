@@ -138,7 +138,7 @@ func demoRP(ctx context.Context, cfg *config.Config, clients *client.Store, log 
 		GrantTypes:              []string{client.GrantAuthorizationCode},
 		ResponseTypes:           []string{client.ResponseTypeCode},
 		TokenEndpointAuthMethod: client.AuthClientSecretBasic,
-		Scope:                   "openid profile " + client.ScopeIDCard,
+		Scope:                   "openid profile address phone email " + client.ScopeIDCard,
 		AllowIDCard:             true,
 		SubjectType:             client.SubjectPairwise,
 	}
@@ -156,7 +156,7 @@ func demoRP(ctx context.Context, cfg *config.Config, clients *client.Store, log 
 		return fmt.Errorf("demo relying party: %w", err)
 	}
 	h, err := demo.New(demo.Config{Issuer: cfg.Issuer, ClientID: demoClientID, ClientSecret: secret,
-		RedirectURL: cfg.Issuer + "/demo/callback", Secure: strings.HasPrefix(cfg.Issuer, "https://"), Logger: log})
+		RedirectURL: cfg.Issuer + "/demo/callback", Scopes: []string{"openid", "profile", "address", "phone", "email"}, Secure: strings.HasPrefix(cfg.Issuer, "https://"), Logger: log})
 	if err != nil {
 		return fmt.Errorf("demo relying party: %w", err)
 	}
