@@ -38,7 +38,7 @@ func TestVaultReleaseThroughOIDC(t *testing.T) {
 	tb.clickAndLoad("#edit-save")
 	tb.waitPath("/account/data")
 
-	dept := newRP(t, srv, "127.0.0.1", map[string]any{"client_name": "Transport Department", "scope": "openid address phone"})
+	dept := newRP(t, srv, "127.0.0.1", map[string]any{"client_name": "Transport Department", "scope": "openid address phone email"})
 	u, a := dept.authURL()
 	tb.visit(u)
 	tb.waitPath("/consent")
@@ -79,14 +79,33 @@ func TestVaultReleaseThroughOIDC(t *testing.T) {
 		t.Fatalf("second userinfo: %v", ui)
 	}
 
+	// An email address added after the consent was not there to choose:
+	// the next login asks again, previewing it.
+	tb.navigate("/account/data/edit?name=email")
+	tb.setValue(`[name="field-value"]`, "kit.wah@example.com")
+	tb.clickAndLoad("#edit-save")
+	tb.waitPath("/account/data")
+	u3, a3 := dept.authURL()
+	tb.visit(u3)
+	tb.waitPath("/consent")
+	if page := tb.bodyText(); !strings.Contains(page, "@example.com") || strings.Contains(page, "kit.wah@") {
+		t.Fatalf("the consent page should preview the new email address, masked:\n%s", page)
+	}
+	tb.click(`input[name=claim][value="phone_number"]`)
+	tb.click("#consent-allow")
+	tok3, _ := dept.exchange(dept.callback(tb, a3), a3)
+	if ui := dept.userinfo(tok3); ui["email"] != "kit.wah@example.com" || ui["email_verified"] != false || ui["phone_number"] != nil {
+		t.Fatalf("userinfo after the new consent: %v", ui)
+	}
+
 	// Withdrawing the consent stops further releases at once.
 	tb.navigate("/account")
 	tb.clickAndLoad(`form[action="/account/consents/revoke"] button`)
-	if _, err := dept.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok2)); err == nil {
+	if _, err := dept.provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok3)); err == nil {
 		t.Fatal("userinfo still answers after the consent was withdrawn")
 	}
 	tb.navigate("/account/data")
-	if n := eval[int](tb, `document.querySelectorAll("#access-log li").length`); n != 2 {
-		t.Fatalf("access log has %d entries, want 2 (one per release, none after the withdrawal)", n)
+	if n := eval[int](tb, `document.querySelectorAll("#access-log li").length`); n != 3 {
+		t.Fatalf("access log has %d entries, want 3 (one per release, none after the withdrawal)", n)
 	}
 }

@@ -372,6 +372,17 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, c client.Clie
 		p.internalError(w, r, "authorize: consent", err)
 		return
 	}
+	if covered {
+		// Vault data added or changed since the consent, that the consent
+		// does not name (it was not there to choose), is asked about again
+		// rather than withheld for ever or released unseen.
+		fresh, err := p.newVaultData(ctx, sess.ResidentID, items, cons)
+		if err != nil {
+			p.internalError(w, r, "authorize: vault", err)
+			return
+		}
+		covered = !fresh
+	}
 	if !covered || a.has("consent") {
 		if a.has("none") {
 			fail(authzErr("consent_required", "the resident has not consented to this client's request"))

@@ -106,3 +106,36 @@ func (p *Provider) releaseVault(ctx context.Context, c client.Client, g grant.Gr
 }
 
 var errNoConsent = errors.New("provider: no consent record for the release")
+
+// newVaultData reports whether the resident keeps a value for a requested
+// vault claim that the consent does not name, stored or changed after the
+// consent was last given: the resident has not seen it on a consent page.
+// (A value that existed then and is not named was unticked: not asked
+// again.)
+func (p *Provider) newVaultData(ctx context.Context, residentID string, items []claims.Item, cons consent.Consent) (bool, error) {
+	if p.Vault == nil {
+		return false, nil
+	}
+	var names []string
+	for _, it := range items {
+		if n, ok := attr.ByClaim(it.Name); ok && !slices.Contains(cons.Claims, it.Name) {
+			names = append(names, string(n))
+		}
+	}
+	if len(names) == 0 {
+		return false, nil
+	}
+	attrs, err := p.Vault.Get(ctx, residentID, names...)
+	if errors.Is(err, vault.ErrErased) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, a := range attrs {
+		if a.UpdatedAt.After(cons.UpdatedAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
