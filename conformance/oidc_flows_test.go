@@ -334,3 +334,37 @@ func jwksKids(t *testing.T, srv *server) []string {
 	}
 	return kids
 }
+
+// TestCORSForBrowserClients: a single-page app (a public client) calls the
+// token, revocation and userinfo endpoints from its own origin: preflights
+// are answered, responses readable, and credentials (cookies) never allowed.
+func TestCORSForBrowserClients(t *testing.T) {
+	srv := startServer(t, "sqlite:"+t.TempDir()+"/eidp.db")
+	for _, path := range []string{"/token", "/revoke", "/userinfo"} {
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL+path, nil)
+		req.Header.Set("Origin", "https://app.example.gov")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		if resp.StatusCode != http.StatusNoContent || h.Get("Access-Control-Allow-Origin") != "*" ||
+			!strings.Contains(h.Get("Access-Control-Allow-Headers"), "Authorization") || h.Get("Access-Control-Allow-Credentials") != "" {
+			t.Fatalf("preflight %s: %d %v", path, resp.StatusCode, h)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/userinfo", nil)
+	req.Header.Set("Origin", "https://app.example.gov")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Fatalf("userinfo from another origin: %d %v", resp.StatusCode, resp.Header)
+	}
+}

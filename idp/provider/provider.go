@@ -154,16 +154,44 @@ func (p *Provider) Register(mux *http.ServeMux) {
 		Revocation:    op.NewEndpoint(PathRevoke),
 	}, op.WithServerCORSOptions(nil))
 	backChannel := postOnly(p.noStore(oauthErrors(zs)))
-	mux.Handle(PathToken, p.limitTokens(backChannel))
+	// Browser-based public clients (single-page apps) call the token,
+	// revocation and userinfo endpoints from their own origin: CORS without
+	// credentials (no cookie is involved; the request carries the code,
+	// the token or the client's credentials).
+	mux.Handle(PathToken, cors(p.limitTokens(backChannel)))
 	mux.Handle(PathIntrospect, backChannel)
-	mux.Handle(PathRevoke, backChannel)
+	mux.Handle(PathRevoke, cors(backChannel))
 	mux.HandleFunc(PathAuthorize, p.authorize)
 	mux.HandleFunc("GET "+PathResume, p.resume)
 	mux.Handle("POST "+PathPAR, p.noStore(http.HandlerFunc(p.par)))
-	mux.HandleFunc(PathUserinfo, p.userinfo)
+	mux.Handle(PathUserinfo, cors(http.HandlerFunc(p.userinfo)))
 	mux.HandleFunc(PathEndSession, p.endSession)
 	mux.HandleFunc("GET "+PathDiscovery, p.discovery)
 	mux.Handle("GET "+PathJWKS, p.Keys)
+}
+
+// cors answers CORS preflights and lets any origin read the response. No
+// cookies are ever sent or honoured on these endpoints
+// (Access-Control-Allow-Credentials is not set), so this exposes nothing
+// a server-side caller could not get.
+func cors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", "*")
+		hd.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			hd.Set("Access-Control-Allow-Methods", "GET, POST")
+			hd.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			hd.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // postOnly refuses anything but POST, and credentials or tokens in the
