@@ -19,6 +19,7 @@ import (
 	"eidp/idp/provider"
 	"eidp/internal/db"
 	"eidp/internal/testenv"
+	"eidp/vault"
 )
 
 // The server-side benchmarks of the OpenID Provider: real HTTP requests
@@ -47,8 +48,9 @@ import (
 //
 // with EIDP_TEST_POSTGRES_URL and the SoftHSM2 variables set as
 // ./scripts/test sets them. Each round of a benchmark that uses SoftHSM2
-// takes one token, and the test process prepares EIDP_TEST_SOFTHSM_TOKENS
-// of them (default 12): raise it for -count above 6 (./scripts/bench does).
+// (ClientCredentials, CodeExchange, UserinfoVault) takes one token, and the
+// test process prepares EIDP_TEST_SOFTHSM_TOKENS of them (default 12):
+// raise it to 3 × -count + 2 for all three (./scripts/bench does).
 
 // keyBackend is a key manager to sign with.
 type keyBackend struct {
@@ -79,20 +81,52 @@ func backends(b *testing.B, withHSM bool) []keyBackend {
 // once, outside the sub-benchmarks that the testing package calls again
 // with growing b.N.
 func eachSetup(b *testing.B, withHSM bool, bench func(b *testing.B, fx *opFixture)) {
+	eachVariant(b, withHSM, []fixtureVariant{{}}, bench)
+}
+
+// fixtureVariant is one configuration of the fixture: name is the
+// sub-benchmark below engine/backend ("" for none), vault the vault's
+// options.
+type fixtureVariant struct {
+	name  string
+	vault vault.Options
+}
+
+// eachVariant is eachSetup with one fixture, on its own fresh database,
+// per engine, backend and variant: sub-benchmarks engine/backend/variant.
+func eachVariant(b *testing.B, withHSM bool, variants []fixtureVariant, bench func(b *testing.B, fx *opFixture)) {
 	kms := backends(b, withHSM)
-	dbs := make([][]testenv.Database, len(kms))
+	dbs := make([][][]testenv.Database, len(kms)) // backend, variant, engine
 	for i := range kms {
-		dbs[i] = testenv.Databases(b)
+		dbs[i] = make([][]testenv.Database, len(variants))
+		for v := range variants {
+			dbs[i][v] = testenv.Databases(b)
+		}
 	}
-	for e := range dbs[0] {
-		b.Run(string(dbs[0][e].Engine), func(b *testing.B) {
+	build := func(b *testing.B, i, v, e int) *opFixture {
+		fx := newOPFixtureWith(b, testenv.OpenDB(b, dbs[i][v][e].URL), kms[i].km, provider.Options{
+			TokenRateLimit: 0, // no per-address limit: all requests come from 127.0.0.1
+			Log:            slog.New(slog.DiscardHandler),
+		}, variants[v].vault)
+		fx.consentToWeb(b)
+		return fx
+	}
+	for e := range dbs[0][0] {
+		b.Run(string(dbs[0][0][e].Engine), func(b *testing.B) {
 			for i, k := range kms {
-				fx := newOPFixture(b, testenv.OpenDB(b, dbs[i][e].URL), k.km, provider.Options{
-					TokenRateLimit: 0, // no per-address limit: all requests come from 127.0.0.1
-					Log:            slog.New(slog.DiscardHandler),
+				if len(variants) == 1 && variants[0].name == "" {
+					fx := build(b, i, 0, e)
+					b.Run(k.name, func(b *testing.B) { bench(b, fx) })
+					continue
+				}
+				// A benchmark that has sub-benchmarks runs once: the
+				// fixtures are built once here too.
+				b.Run(k.name, func(b *testing.B) {
+					for v, variant := range variants {
+						fx := build(b, i, v, e)
+						b.Run(variant.name, func(b *testing.B) { bench(b, fx) })
+					}
 				})
-				fx.consentToWeb(b)
-				b.Run(k.name, func(b *testing.B) { bench(b, fx) })
 			}
 		})
 	}
@@ -222,6 +256,75 @@ func BenchmarkIntrospection(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// benchVaultResidents is how many residents BenchmarkUserinfoVault's
+// requests take turns with: a server serves many residents at once, and
+// two concurrent releases for one resident would queue on the resident's
+// access-log chain (vault/accesslog serialises appends per resident).
+const benchVaultResidents = 16
+
+// BenchmarkUserinfoVault: GET /userinfo releasing five vault claims
+// (address, phone_number, email, eidp_occupation, eidp_emergency_contact)
+// besides sub: everything BenchmarkUserinfo does, then the consent record
+// read, the five attributes read and decrypted under the resident's data
+// key, each re-validated and shaped as its claim, and one access-log entry
+// appended (a write transaction) before the answer leaves. The requests
+// take turns over benchVaultResidents residents, each with their own
+// vault, consent and access token.
+//
+//	warm  the vault's default data-key cache: the data keys were unwrapped
+//	      by the first requests, so the key backend is not called
+//	cold  no cache (vault.Options{CacheSize: -1}): every request unwraps
+//	      the resident's data key with the vault-kek key in the backend
+//	      (on SoftHSM2, a PKCS#11 C_UnwrapKey or C_Decrypt)
+func BenchmarkUserinfoVault(b *testing.B) {
+	tokens := map[*opFixture][]string{}
+	eachVariant(b, true, []fixtureVariant{{"warm", vault.Options{}}, {"cold", vault.Options{CacheSize: -1}}},
+		func(b *testing.B, fx *opFixture) {
+			if tokens[fx] == nil {
+				tokens[fx] = vaultTokens(b, fx, benchVaultResidents)
+			}
+			ats := tokens[fx]
+			var next atomic.Uint64
+			parallel(b, fx, func(ctx context.Context) error {
+				info, err := fx.userinfo(ctx, ats[next.Add(1)%uint64(len(ats))])
+				if err != nil {
+					return err
+				}
+				for _, name := range vaultClaimNames {
+					if info[name] == nil {
+						return fmt.Errorf("userinfo without %s: %v", name, info)
+					}
+				}
+				return nil
+			})
+		})
+}
+
+// vaultTokens registers a vault client and n residents, each with
+// fixtureVaultValues in the vault, a consent to the client for
+// fixtureVaultScope and its five claims, and an access token for them; it
+// returns the tokens.
+func vaultTokens(b *testing.B, fx *opFixture, n int) []string {
+	c, secret := fx.newVaultClient(b, "Benchmark department")
+	ctx := context.Background()
+	out := make([]string, n)
+	for i := range out {
+		r, _, cookie := fx.newResident(b, fmt.Sprintf("B%07d", i))
+		fx.fillVault(b, r.ID)
+		fx.consentTo(b, r.ID, c.ClientID, strings.Fields(fixtureVaultScope), vaultClaimNames)
+		code, err := fx.authorizeFor(ctx, authzRequest{ClientID: c.ClientID, Cookie: cookie, Scope: fixtureVaultScope, Nonce: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		tr, err := fx.exchangeFor(ctx, c.ClientID, secret, code)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = tr.AccessToken
+	}
+	return out
 }
 
 // cpuMeter measures CPU time over a benchmark's timed part: this process's

@@ -35,17 +35,25 @@ import (
 	"eidp/idp/session"
 	"eidp/idp/subject"
 	"eidp/internal/db"
+	"eidp/internal/httpx"
 	"eidp/internal/testenv"
+	"eidp/vault"
+	"eidp/vault/accesslog"
+	"eidp/vault/attr"
 )
 
 // opFixture is a running OpenID Provider wired as cmd/eidp wires it
 // (cmd/eidp/provider.go, serve.go, residents.go): the real stores on a
 // migrated database, token-signing keys under the oidc-signing and
-// oidc-signing-rsa roles on a given hsm.KeyManager, served over HTTP by
-// httptest. It has one active resident with a live session and two
-// clients: a confidential web client (client_secret_basic,
-// authorization_code + refresh_token, scope "openid profile") and a
-// department back-end (client_credentials, scope fixtureServiceScope).
+// oidc-signing-rsa roles and the vault's key-encryption key under
+// vault-kek on a given hsm.KeyManager, the personal-data vault with its
+// access log, served over HTTP by httptest behind the request-ID
+// middleware. It has one active resident with a live session (and an
+// empty vault) and two clients: a confidential web client
+// (client_secret_basic, authorization_code + refresh_token, scope "openid
+// profile") and a department back-end (client_credentials, scope
+// fixtureServiceScope). newVaultClient and fillVault add what releasing
+// vault claims needs.
 //
 // Its request helpers return errors instead of failing the test, so that
 // benchmarks can call them from b.RunParallel goroutines.
@@ -57,6 +65,9 @@ type opFixture struct {
 	Consents *consent.Store
 	Accounts *account.Store
 	Sessions *session.Manager
+	// Vault and AccessLog are the provider's Deps.Vault and Deps.AccessLog.
+	Vault     *vault.Vault
+	AccessLog *accesslog.Log
 
 	Resident account.Resident
 	Session  session.Session
@@ -116,20 +127,33 @@ func randomBytes(n int) []byte {
 // the per-address limit off). Everything is closed when tb ends.
 func newOPFixture(tb testing.TB, d *db.DB, km hsm.KeyManager, opts provider.Options) *opFixture {
 	tb.Helper()
+	return newOPFixtureWith(tb, d, km, opts, vault.Options{})
+}
+
+// newOPFixtureWith is newOPFixture with the vault's options (cache size
+// and lifetime); SchemaVersion is set to attr.SchemaVersion as `eidp
+// serve` sets it.
+func newOPFixtureWith(tb testing.TB, d *db.DB, km hsm.KeyManager, opts provider.Options, vopts vault.Options) *opFixture {
+	tb.Helper()
 	ctx := context.Background()
 	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
+	// cmd/eidp/serve.go gives every request an ID, which the access log
+	// records.
+	srv := httptest.NewServer(httpx.Chain(mux, httpx.RequestID()))
 	tb.Cleanup(srv.Close)
 	issuer := srv.URL
 
 	// Keys as `eidp serve` makes them: one key per role, one jwks.Set per
-	// role, combined (ES256 first).
+	// role, combined (ES256 first); the vault's KEK on the same backend.
 	ring := keyring.New(d, km)
-	for _, role := range []keyring.Role{keyring.OIDCSigning, keyring.OIDCSigningRSA} {
+	for _, role := range []keyring.Role{keyring.OIDCSigning, keyring.OIDCSigningRSA, keyring.VaultKEK} {
 		if _, _, err := ring.Ensure(ctx, role); err != nil {
 			tb.Fatalf("keyring.Ensure(%s): %v", role, err)
 		}
 	}
+	vopts.SchemaVersion = attr.SchemaVersion
+	vlt := vault.New(d, ring, km, vopts)
+	accessLog := accesslog.New(d)
 	keys := jwks.NewKeys(jwks.New(ring, km, jwks.Options{}),
 		jwks.New(ring, km, jwks.Options{Role: keyring.OIDCSigningRSA}))
 	if err := keys.Refresh(ctx); err != nil {
@@ -164,6 +188,7 @@ func newOPFixture(tb testing.TB, d *db.DB, km hsm.KeyManager, opts provider.Opti
 		ErrorPage: func(w http.ResponseWriter, _ *http.Request, status int, code, description string) {
 			http.Error(w, code+": "+description, status)
 		},
+		Vault: vlt, AccessLog: accessLog,
 		// cmd/eidp passes web.Language; the fixture's requests ask for no language.
 		Language: func(*http.Request) string { return "en" },
 	}, opts)
@@ -173,7 +198,7 @@ func newOPFixture(tb testing.TB, d *db.DB, km hsm.KeyManager, opts provider.Opti
 	prov.Register(mux)
 
 	fx := &opFixture{URL: issuer, Provider: prov, DB: d, Clients: clients, Consents: consents,
-		Accounts: accounts, Sessions: sessions}
+		Accounts: accounts, Sessions: sessions, Vault: vlt, AccessLog: accessLog}
 	fx.HTTP = srv.Client()
 	if tr, ok := fx.HTTP.Transport.(*http.Transport); ok {
 		// One kept-alive connection per parallel client goroutine.
@@ -181,27 +206,7 @@ func newOPFixture(tb testing.TB, d *db.DB, km hsm.KeyManager, opts provider.Opti
 	}
 	fx.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	fx.Resident, err = accounts.Create(ctx, account.Profile{
-		IDNumber: "A1234563", Surname: "Chan", GivenNames: "Tai Man",
-		NameZH: "陳大文", BirthDate: "1990-01-01", Gender: "M",
-	}, string(proofing.Substantial))
-	if err != nil {
-		tb.Fatalf("account.Create: %v", err)
-	}
-	rec := httptest.NewRecorder()
-	fx.Session, err = sessions.Create(ctx, rec, fx.Resident.ID, proofing.Substantial.ACR(),
-		session.AMRForPasskey(false), "fixture")
-	if err != nil {
-		tb.Fatalf("session.Create: %v", err)
-	}
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == session.DefaultCookieName {
-			fx.Cookie = c
-		}
-	}
-	if fx.Cookie == nil {
-		tb.Fatal("session.Create set no session cookie")
-	}
+	fx.Resident, fx.Session, fx.Cookie = fx.newResident(tb, "A1234563")
 
 	fx.Web, fx.WebSecret, err = clients.Create(ctx, client.Client{
 		ClientName:              "Fixture department",
@@ -238,19 +243,67 @@ func (fx *opFixture) consentToWeb(tb testing.TB) {
 	}
 }
 
+// newResident registers an active resident (the fixture's profile under
+// another identity-card number) and logs them in: a session at the
+// substantial level after a passkey login, and the cookie a browser would
+// send with it.
+func (fx *opFixture) newResident(tb testing.TB, idNumber string) (account.Resident, session.Session, *http.Cookie) {
+	tb.Helper()
+	ctx := context.Background()
+	r, err := fx.Accounts.Create(ctx, account.Profile{
+		IDNumber: idNumber, Surname: "Chan", GivenNames: "Tai Man",
+		NameZH: "陳大文", BirthDate: "1990-01-01", Gender: "M",
+	}, string(proofing.Substantial))
+	if err != nil {
+		tb.Fatalf("account.Create: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	sess, err := fx.Sessions.Create(ctx, rec, r.ID, proofing.Substantial.ACR(), session.AMRForPasskey(false), "fixture")
+	if err != nil {
+		tb.Fatalf("session.Create: %v", err)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == session.DefaultCookieName {
+			return r, sess, c
+		}
+	}
+	tb.Fatal("session.Create set no session cookie")
+	return account.Resident{}, session.Session{}, nil
+}
+
 // authorize sends the browser's GET /authorize for the web client with the
 // session cookie and returns the code from the 303 to the redirect URI.
 func (fx *opFixture) authorize(ctx context.Context, nonce string) (string, error) {
+	return fx.authorizeFor(ctx, authzRequest{ClientID: fx.Web.ClientID, Cookie: fx.Cookie, Scope: "openid profile", Nonce: nonce})
+}
+
+// authzRequest is an authorization request of a fixture client on behalf
+// of a logged-in resident.
+type authzRequest struct {
+	ClientID string
+	Cookie   *http.Cookie // the resident's session
+	Scope    string
+	Claims   string // the claims parameter (OIDC Core §5.5), if any
+	Nonce    string
+}
+
+// authorizeFor sends the browser's GET /authorize for ar and returns the
+// code from the 303 to the redirect URI (fixtureRedirectURI, which every
+// fixture client registers).
+func (fx *opFixture) authorizeFor(ctx context.Context, ar authzRequest) (string, error) {
 	q := url.Values{
-		"client_id": {fx.Web.ClientID}, "redirect_uri": {fixtureRedirectURI}, "response_type": {"code"},
-		"scope": {"openid profile"}, "state": {fixtureState}, "nonce": {nonce},
+		"client_id": {ar.ClientID}, "redirect_uri": {fixtureRedirectURI}, "response_type": {"code"},
+		"scope": {ar.Scope}, "state": {fixtureState}, "nonce": {ar.Nonce},
 		"code_challenge": {fixtureChallenge}, "code_challenge_method": {"S256"},
+	}
+	if ar.Claims != "" {
+		q.Set("claims", ar.Claims)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fx.URL+provider.PathAuthorize+"?"+q.Encode(), nil)
 	if err != nil {
 		return "", err
 	}
-	req.AddCookie(fx.Cookie)
+	req.AddCookie(ar.Cookie)
 	resp, err := fx.HTTP.Do(req)
 	if err != nil {
 		return "", err
@@ -322,8 +375,13 @@ func (fx *opFixture) do(req *http.Request, out any) error {
 
 // exchange redeems a code at the token endpoint as the web client.
 func (fx *opFixture) exchange(ctx context.Context, code string) (tokenResponse, error) {
+	return fx.exchangeFor(ctx, fx.Web.ClientID, fx.WebSecret, code)
+}
+
+// exchangeFor redeems a code at the token endpoint as client id.
+func (fx *opFixture) exchangeFor(ctx context.Context, id, secret, code string) (tokenResponse, error) {
 	var tr tokenResponse
-	err := fx.post(ctx, provider.PathToken, fx.Web.ClientID, fx.WebSecret, url.Values{
+	err := fx.post(ctx, provider.PathToken, id, secret, url.Values{
 		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {fixtureRedirectURI},
 		"code_verifier": {fixtureVerifier},
 	}, &tr)
@@ -376,6 +434,96 @@ func (fx *opFixture) codeFlowTokens(tb testing.TB) tokenResponse {
 		tb.Fatal(err)
 	}
 	return tr
+}
+
+// fixtureVaultScope is what a department that needs the resident's
+// contact details asks for: each scope releases one vault attribute
+// (vault/attr: address → residential_address, phone → mobile_phone, email,
+// eidp:occupation, eidp:emergency_contact).
+const fixtureVaultScope = "openid address phone email eidp:occupation eidp:emergency_contact"
+
+// newVaultClient registers a confidential authorization-code client that
+// may ask for profile and the scopes of fixtureVaultScope.
+func (fx *opFixture) newVaultClient(tb testing.TB, name string) (client.Client, string) {
+	tb.Helper()
+	c, secret, err := fx.Clients.Create(context.Background(), client.Client{
+		ClientName:              name,
+		RedirectURIs:            []string{fixtureRedirectURI},
+		GrantTypes:              []string{client.GrantAuthorizationCode},
+		ResponseTypes:           []string{client.ResponseTypeCode},
+		TokenEndpointAuthMethod: client.AuthClientSecretBasic,
+		Scope:                   "openid profile " + strings.TrimPrefix(fixtureVaultScope, "openid "),
+	})
+	if err != nil {
+		tb.Fatalf("create vault client: %v", err)
+	}
+	return c, secret
+}
+
+// fixtureVaultValues are the raw values, as a resident types them, that
+// fillVault validates and stores: a structured Hong Kong address, a mobile
+// number with a space, an email address, an occupation and an emergency
+// contact.
+var fixtureVaultValues = map[attr.Name]string{
+	attr.ResidentialAddress: `{"flat":"12B","floor":"12","block":"3","building":"Harbour View Gardens",` +
+		`"street_number":"88","street":"Gloucester Road","district":"wan-chai"}`,
+	attr.MobilePhone:      `"9123 4567"`,
+	attr.Email:            `"mei.ling.chan@example.hk"`,
+	attr.Occupation:       `"Registered nurse"`,
+	attr.EmergencyContact: `{"name":"Chan Siu Ming","relationship":"spouse","phone":"2345 6789"}`,
+}
+
+// fillVault stores fixtureVaultValues in the resident's vault as the
+// resident's own entries (source "resident", not verified), each checked
+// and normalised by attr.Validate as the My data pages do, and returns
+// them as stored.
+func (fx *opFixture) fillVault(tb testing.TB, residentID string) map[attr.Name]vault.Attribute {
+	tb.Helper()
+	out := map[attr.Name]vault.Attribute{}
+	for name, raw := range fixtureVaultValues {
+		value, err := attr.Validate(name, json.RawMessage(raw))
+		if err != nil {
+			tb.Fatalf("attr.Validate(%s): %v", name, err)
+		}
+		a, err := fx.Vault.Put(context.Background(), residentID, string(name), value, vault.Provenance{Source: "resident"}, 0)
+		if err != nil {
+			tb.Fatalf("vault.Put(%s): %v", name, err)
+		}
+		out[name] = a
+	}
+	return out
+}
+
+// consentTo records a resident's consent to client c for scopes and
+// claims, as the consent page's Approve would.
+func (fx *opFixture) consentTo(tb testing.TB, residentID, clientID string, scopes, claimNames []string) consent.Consent {
+	tb.Helper()
+	cons, err := fx.Consents.Save(context.Background(), consent.Consent{ResidentID: residentID, ClientID: clientID,
+		Scopes: scopes, Claims: claimNames})
+	if err != nil {
+		tb.Fatalf("consent.Save: %v", err)
+	}
+	return cons
+}
+
+// verifyIDToken checks an ID token's signature against the keys published
+// at the jwks_uri and returns its claims.
+func (fx *opFixture) verifyIDToken(tb testing.TB, raw string) map[string]any {
+	tb.Helper()
+	var set jose.JSONWebKeySet
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, fx.URL+provider.PathJWKS, nil)
+	if err := fx.do(req, &set); err != nil {
+		tb.Fatal(err)
+	}
+	idt, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		tb.Fatalf("ID token: %v", err)
+	}
+	var out map[string]any
+	if err := idt.Claims(set, &out); err != nil {
+		tb.Fatalf("ID token does not verify with the published keys: %v", err)
+	}
+	return out
 }
 
 // TestFixtureCodeFlow runs the fixture's authorization code flow once on
