@@ -55,7 +55,16 @@ type Deps struct {
 type Options struct {
 	// Secure marks cookies Secure (the site is served over HTTPS).
 	Secure bool
+	// CeremonyRateLimit is how many passkey API calls per second one
+	// client address may make, with a burst of 15 times that: 0 takes
+	// DefaultCeremonyRateLimit, a negative value turns the limit off (a
+	// load generator that logs in thousands of residents from one address).
+	CeremonyRateLimit float64
 }
+
+// DefaultCeremonyRateLimit is Options.CeremonyRateLimit when zero: a burst
+// of 30 calls, then 2 a second (a login is two calls).
+const DefaultCeremonyRateLimit = 2
 
 // Server is the resident-facing web application.
 type Server struct {
@@ -71,7 +80,7 @@ type Server struct {
 
 	// Per-address limits in front of the durable ones: a ceremony stores a
 	// challenge, proofing asks the civil register. Generous enough for a
-	// household behind one address.
+	// household behind one address. ceremonyLimit is nil when turned off.
 	ceremonyLimit *httpx.RateLimiter
 	proofingLimit *httpx.RateLimiter
 }
@@ -88,7 +97,13 @@ func New(d Deps, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Deps: d, secure: opts.Secure, msgs: msgs, now: time.Now, maxJSON: 64 << 10, maxForms: 16 << 10,
-		ceremonyLimit: httpx.NewRateLimiter(2, 30), proofingLimit: httpx.NewRateLimiter(0.2, 20)}
+		proofingLimit: httpx.NewRateLimiter(0.2, 20)}
+	switch rate := opts.CeremonyRateLimit; {
+	case rate == 0:
+		s.ceremonyLimit = httpx.NewRateLimiter(DefaultCeremonyRateLimit, 15*DefaultCeremonyRateLimit)
+	case rate > 0:
+		s.ceremonyLimit = httpx.NewRateLimiter(rate, 15*rate)
+	}
 	s.flows = flows{db: d.DB, now: func() time.Time { return s.now() }}
 	s.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
@@ -138,7 +153,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /recover/passkey", s.recoverPasskey)
 	mux.HandleFunc("POST /lang", s.switchLanguage)
 
-	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.ceremonyLimit.Middleware(h)) }
+	api := func(pattern string, h http.HandlerFunc) {
+		if s.ceremonyLimit == nil {
+			mux.Handle(pattern, h)
+			return
+		}
+		mux.Handle(pattern, s.ceremonyLimit.Middleware(h))
+	}
 	api("POST /api/passkey/register/options", s.apiRegisterOptions)
 	api("POST /api/passkey/register", s.apiRegister)
 	api("POST /api/passkey/login/options", s.apiLoginOptions)

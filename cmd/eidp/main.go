@@ -35,6 +35,7 @@ func commands() []command {
 		{"clients", "register and manage OIDC clients: clients create|list|show|update|delete|rotate-secret", runClients},
 		{"residents", "operator actions on residents: residents set-level --id-number N --level high", runResidents},
 		{"vault", "the personal-data vault: vault verify-log [--resident ID] | vault rotate-kek", runVault},
+		{"dev", "development only: dev seed --residents N --key-seed HEX [--vault] (a benchmark population)", runDev},
 		{"version", "print the version", runVersion},
 	}
 }

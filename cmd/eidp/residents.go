@@ -80,7 +80,7 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks
 		Sessions: sessions,
 		Passkeys: passkeys,
 		Log:      log,
-	}, web.Options{Secure: secure})
+	}, web.Options{Secure: secure, CeremonyRateLimit: ceremonyRate(cfg.CeremonyRateLimit)})
 	if err != nil {
 		return err
 	}
@@ -151,4 +151,13 @@ func passkeyPolicy(cfg *config.Config) (passkey.Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// ceremonyRate maps the ceremony_rate_limit setting (0: off) to
+// web.Options.CeremonyRateLimit (0: the default, negative: off).
+func ceremonyRate(setting int) float64 {
+	if setting == 0 {
+		return -1
+	}
+	return float64(setting)
 }

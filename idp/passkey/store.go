@@ -111,6 +111,23 @@ func insertCredential(ctx context.Context, q querier, c Credential) error {
 	return err
 }
 
+// InsertCredential stores a credential made outside a registration
+// ceremony, in the caller's transaction: for seeding a development or
+// benchmark database with residents whose passkeys a load generator holds
+// (bench/seed). Nothing about c is verified — no attestation, no policy —
+// so it must never be reachable from a request. c needs an ID, a resident
+// and a COSE public key; a credential ID that exists already is an error
+// that db.IsUniqueViolation recognises.
+func InsertCredential(ctx context.Context, tx *sql.Tx, c Credential) error {
+	if len(c.ID) == 0 || c.ResidentID == "" || len(c.PublicKey) == 0 {
+		return errors.New("passkey: insert credential: ID, resident and public key are required")
+	}
+	if err := insertCredential(ctx, tx, c); err != nil {
+		return fmt.Errorf("passkey: insert credential: %w", err)
+	}
+	return nil
+}
+
 // Challenges.
 
 func insertChallenge(ctx context.Context, q querier, id, flowHash, purpose, residentID, data string, expires time.Time) error {

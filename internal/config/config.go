@@ -78,6 +78,7 @@ type Config struct {
 	RefreshTokenLifetime       time.Duration
 	RequirePAR                 bool
 	TokenRateLimit             int
+	CeremonyRateLimit          int
 	SubjectSecretFile          string
 	KeyRefresh                 time.Duration
 }
@@ -121,6 +122,7 @@ func Defaults() *Config {
 		IDTokenLifetime:            10 * time.Minute,
 		RefreshTokenLifetime:       12 * time.Hour,
 		TokenRateLimit:             100,
+		CeremonyRateLimit:          2,
 		KeyRefresh:                 30 * time.Second,
 	}
 }

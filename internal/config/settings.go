@@ -204,6 +204,8 @@ var settings = []setting{
 		bind: func(c *Config) value { return boolValue{&c.RequirePAR} }},
 	{Key: "token_rate_limit", Help: "OpenID Provider: token requests per second per client address (burst twice that); 0 turns the limit off",
 		bind: func(c *Config) value { return intValue{&c.TokenRateLimit} }},
+	{Key: "ceremony_rate_limit", Help: "passkeys: login and registration API calls per second per client address (burst 15 times that); 0 turns the limit off (a load test from one address)",
+		bind: func(c *Config) value { return intValue{&c.CeremonyRateLimit} }},
 	{Key: "subject_secret_file", Help: "OpenID Provider: file with the secret (32+ random bytes) pairwise subjects are derived from; the same on every node and never changed, or every relying party sees new subjects (default: DATA_DIR/subject.key, created on first start in development only)",
 		bind: func(c *Config) value { return stringValue{&c.SubjectSecretFile} }},
 	{Key: "key_refresh", Help: "how often each node re-reads the signing keys and makes due rotations take effect (keep it well below a rotation's publish-ahead time, 1h by default)",

@@ -185,6 +185,12 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"ceremony_rate_limit", func(c *Config) string {
+		if c.CeremonyRateLimit < 0 {
+			return "must be 0 (off) or a positive number of requests per second"
+		}
+		return ""
+	}},
 	{"civil_register", func(c *Config) string {
 		if m := oneOf(c.CivilRegister, "demo"); m != "" {
 			return m + " (only the demo register exists so far)"
