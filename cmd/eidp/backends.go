@@ -155,3 +155,22 @@ func newLogger(cfg *config.Config, w *os.File) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+// openDatabaseAndKeys opens the database and the key backend and applies
+// pending migrations: what the commands that work on keys need. close
+// releases both.
+func openDatabaseAndKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *db.DB, km hsm.KeyManager, close func(), err error) {
+	if d, err = openDatabase(ctx, cfg); err != nil {
+		return nil, nil, nil, err
+	}
+	if km, err = openKeys(ctx, cfg, log, nil); err != nil {
+		d.Close()
+		return nil, nil, nil, err
+	}
+	close = func() { km.Close(); d.Close() }
+	if err := migrateDatabase(ctx, d, log); err != nil {
+		close()
+		return nil, nil, nil, err
+	}
+	return d, km, close, nil
+}

@@ -87,19 +87,11 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	log := newLogger(cfg, os.Stderr)
-	d, err := openDatabase(ctx, cfg)
+	d, km, closeAll, err := openDatabaseAndKeys(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	km, err := openKeys(ctx, cfg, log, nil)
-	if err != nil {
-		return err
-	}
-	defer km.Close()
-	if err := migrateDatabase(ctx, d, log); err != nil {
-		return err
-	}
+	defer closeAll()
 	var opts []keyring.Option
 	if role != "" && (publishAhead.set || retainAfter.set) {
 		p := keyring.DefaultPolicy(role)

@@ -40,19 +40,11 @@ func runVaultRotateKEK(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 
 	log := newLogger(cfg, os.Stderr)
-	d, err := openDatabase(ctx, cfg)
+	d, km, closeAll, err := openDatabaseAndKeys(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	km, err := openKeys(ctx, cfg, log, nil)
-	if err != nil {
-		return err
-	}
-	defer km.Close()
-	if err := migrateDatabase(ctx, d, log); err != nil {
-		return err
-	}
+	defer closeAll()
 	ring := keyring.New(d, km)
 	if _, err := ring.Advance(ctx, keyring.VaultKEK); err != nil {
 		return err
