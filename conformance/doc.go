@@ -28,6 +28,26 @@
 //     without horizontal overflow or untranslated text (with
 //     EIDP_SCREENSHOTS=1 the same test writes docs/screenshots/*.png).
 //
+// The OpenID Connect suite puts a relying party built on the stock
+// github.com/coreos/go-oidc/v3 and golang.org/x/oauth2 libraries (oidc_test.go:
+// registered with `eidp clients create`, configured from discovery) on the
+// other side of every flow, with Chromium as the resident:
+//
+//   - oidc_flows_test.go: the code flow, plain and pushed (PAR), on both
+//     engines, ID token verified by go-oidc, userinfo, refresh, pairwise
+//     subjects across sectors, the ID-card scope; client credentials,
+//     introspection and revocation; RP-initiated and back-channel logout;
+//     key rotation while go-oidc keeps verifying; CORS for browser clients;
+//   - oidc_negative_test.go: negative tests named after the OpenID
+//     Foundation conformance-suite modules they mirror (redirect URIs, code
+//     reuse, PKCE, prompt=none, max_age, prompt=login, id_token_hint,
+//     request_uri reuse, private_key_jwt audience/replay, request objects);
+//   - oidc_spec_test.go: discovery, JWKS, token, access-token and userinfo
+//     responses checked field by field against the specifications;
+//   - admin_test.go: the admin API with a client-credentials eidp:admin token;
+//   - vault_test.go: vault claims released with consent, unticked claims
+//     withheld, the access log, re-consent for new data, withdrawal.
+//
 // TestMain builds cmd/eidp once and starts one browser for the package; each
 // test opens its own tab in a fresh browser context (its own cookies) and
 // runs the binary with a clean environment on a free port, visited as
