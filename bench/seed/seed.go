@@ -273,7 +273,7 @@ func writeAccounts(ctx context.Context, d *db.DB, accounts *account.Store, batch
 			case ok && id != r.ID:
 				return fmt.Errorf("%w (resident %d, %s)", ErrOtherSeed, r.Index, proofing.FormatIDNumber(idNumbers[i]))
 			case !ok:
-				if err := insertResident(ctx, tx, accounts, r.ID, profile(r.Index, idNumbers[i]), now); err != nil {
+				if err := insertResident(ctx, tx, accounts, r.ID, profile(r.Index, idNumbers[i])); err != nil {
 					return err
 				}
 				created++
@@ -309,19 +309,14 @@ func writeAccounts(ctx context.Context, d *db.DB, accounts *account.Store, batch
 	return created, creds, nil
 }
 
-// insertResident writes the account as account.Store.Create does, but
-// under the derived ID (Create draws a random one, which the load
-// generator could not know) and in the batch's transaction.
-func insertResident(ctx context.Context, tx *sql.Tx, accounts *account.Store, id string, p account.Profile, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO residents (id, id_number, surname, given_names, name_zh, birth_date,
-		gender, assurance_level, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		id, p.IDNumber, p.Surname, p.GivenNames, p.NameZH, p.BirthDate, p.Gender,
-		string(proofing.Substantial), string(account.StatusActive), db.Timestamp{Time: now}, db.Timestamp{Time: now})
-	if err != nil {
+// insertResident creates the account under the derived ID (the load
+// generator must know it: it is the passkey's user handle) in the batch's
+// transaction.
+func insertResident(ctx context.Context, tx *sql.Tx, accounts *account.Store, id string, p account.Profile) error {
+	if _, err := accounts.CreateTx(ctx, tx, id, p, string(proofing.Substantial), map[string]string{"via": "seed"}); err != nil {
 		return fmt.Errorf("insert resident: %w", err)
 	}
-	return accounts.RecordTx(ctx, tx, id, account.KindRegistered, map[string]string{"level": string(proofing.Substantial), "via": "seed"})
+	return nil
 }
 
 // column runs query + "($1, …)" over values and returns the first column

@@ -128,30 +128,11 @@ const residentColumns = `id, id_number, surname, given_names, name_zh, birth_dat
 // records a KindRegistered event in the same transaction. It returns
 // ErrAlreadyRegistered if the ID-card number already has an account.
 func (s *Store) Create(ctx context.Context, p Profile, level string) (Resident, error) {
-	if p.IDNumber == "" || len(p.IDNumber) > maxKeyLen {
-		return Resident{}, fmt.Errorf("account: create: ID number empty or longer than %d bytes", maxKeyLen)
-	}
-	if !validLevel(level) {
-		return Resident{}, fmt.Errorf("account: create: unknown assurance level %q", level)
-	}
-	now := s.timestamp()
-	r := Resident{
-		ID:        secret.Random(16),
-		Profile:   p,
-		Level:     level,
-		Status:    StatusActive,
-		CreatedAt: now,
-		UpdatedAt: now,
-	}
+	var r Resident
 	err := s.db.InTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO residents (`+residentColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.ID, p.IDNumber, p.Surname, p.GivenNames, p.NameZH, p.BirthDate, p.Gender,
-			r.Level, string(r.Status), db.Timestamp{Time: now}, db.Timestamp{Time: now})
-		if err != nil {
-			return err
-		}
-		return s.record(ctx, tx, r.ID, KindRegistered, map[string]string{"level": level}, now)
+		var err error
+		r, err = s.CreateTx(ctx, tx, secret.Random(16), p, level, nil)
+		return err
 	})
 	switch {
 	case db.IsUniqueViolation(err):
@@ -159,6 +140,39 @@ func (s *Store) Create(ctx context.Context, p Profile, level string) (Resident, 
 		return Resident{}, ErrAlreadyRegistered
 	case err != nil:
 		return Resident{}, fmt.Errorf("account: create: %w", err)
+	}
+	return r, nil
+}
+
+// CreateTx is Create in the caller's transaction tx and under the given
+// account ID (Create draws a random 128-bit one; a synthetic population
+// for load tests derives it from a seed, bench/seed). detail is added to
+// the KindRegistered event. A duplicate ID-card number or ID is the
+// database's unique violation (db.IsUniqueViolation).
+func (s *Store) CreateTx(ctx context.Context, tx *sql.Tx, id string, p Profile, level string, detail map[string]string) (Resident, error) {
+	if id == "" || len(id) > maxKeyLen {
+		return Resident{}, fmt.Errorf("account: create: account ID empty or longer than %d bytes", maxKeyLen)
+	}
+	if p.IDNumber == "" || len(p.IDNumber) > maxKeyLen {
+		return Resident{}, fmt.Errorf("account: create: ID number empty or longer than %d bytes", maxKeyLen)
+	}
+	if !validLevel(level) {
+		return Resident{}, fmt.Errorf("account: create: unknown assurance level %q", level)
+	}
+	now := s.timestamp()
+	r := Resident{ID: id, Profile: p, Level: level, Status: StatusActive, CreatedAt: now, UpdatedAt: now}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO residents (`+residentColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		r.ID, p.IDNumber, p.Surname, p.GivenNames, p.NameZH, p.BirthDate, p.Gender,
+		r.Level, string(r.Status), db.Timestamp{Time: now}, db.Timestamp{Time: now}); err != nil {
+		return Resident{}, err
+	}
+	event := map[string]string{"level": level}
+	for k, v := range detail {
+		event[k] = v
+	}
+	if err := s.record(ctx, tx, r.ID, KindRegistered, event, now); err != nil {
+		return Resident{}, err
 	}
 	return r, nil
 }
