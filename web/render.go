@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -30,6 +31,23 @@ func (s *Server) funcs() template.FuncMap {
 	}
 }
 
+// langFuncs are the template functions bound to one language.
+func (s *Server) langFuncs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":        func(key string, pairs ...any) string { return s.msgs.text(lang, key, pairs...) },
+		"date":     func(t time.Time) string { return formatDate(lang, t.In(hongKong)) },
+		"datetime": func(t time.Time) string { return formatDateTime(lang, t) },
+		"civildate": func(d string) string {
+			// A calendar date (YYYY-MM-DD) with no time zone, such as a birth date.
+			t, err := time.Parse(time.DateOnly, d)
+			if err != nil {
+				return d
+			}
+			return formatDate(lang, t)
+		},
+	}
+}
+
 // render writes a page in the request's language. Templates are executed
 // into a buffer first so a template error becomes a clean 500, not half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
@@ -43,22 +61,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if _, err := s.Sessions.Get(r.Context(), r); err == nil {
 		p.LoggedIn = true
 	}
-	t, err := s.pages[name].Clone()
-	if err == nil {
-		lang := p.Lang
-		t.Funcs(template.FuncMap{
-			"t":        func(key string, pairs ...any) string { return s.msgs.text(lang, key, pairs...) },
-			"date":     func(t time.Time) string { return formatDate(lang, t.In(hongKong)) },
-			"datetime": func(t time.Time) string { return formatDateTime(lang, t) },
-			"civildate": func(d string) string {
-				// A calendar date (YYYY-MM-DD) with no time zone, such as a birth date.
-				t, err := time.Parse(time.DateOnly, d)
-				if err != nil {
-					return d
-				}
-				return formatDate(lang, t)
-			},
-		})
+	t, ok := s.pages[name][p.Lang]
+	var err error
+	if !ok {
+		err = fmt.Errorf("no template %s for language %q", name, p.Lang)
 	}
 	var buf bytes.Buffer
 	if err == nil {

@@ -71,7 +71,7 @@ type Server struct {
 	Deps
 	secure   bool
 	msgs     catalog
-	pages    map[string]*template.Template
+	pages    map[string]map[string]*template.Template // page → language → template
 	flows    flows
 	now      func() time.Time
 	static   http.Handler
@@ -105,13 +105,23 @@ func New(d Deps, opts Options) (*Server, error) {
 		s.ceremonyLimit = httpx.NewRateLimiter(rate, 15*rate)
 	}
 	s.flows = flows{db: d.DB, now: func() time.Time { return s.now() }}
-	s.pages = map[string]*template.Template{}
+	// One template per page and language, its language's functions bound
+	// once: html/template escapes a template on its first execution, and
+	// a per-request Clone would escape it again on every page view.
+	s.pages = map[string]map[string]*template.Template{}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
-		s.pages[name] = t
+		s.pages[name] = map[string]*template.Template{}
+		for _, lang := range languages {
+			lt, err := t.Clone()
+			if err != nil {
+				return nil, fmt.Errorf("web: template %s: %w", name, err)
+			}
+			s.pages[name][lang] = lt.Funcs(s.langFuncs(lang))
+		}
 	}
 	sub, err := fs.Sub(staticFiles, "static")
 	if err != nil {
