@@ -110,7 +110,11 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	for attempt := 1; ; attempt++ {
 		var stored Entry
-		err := l.db.InTx(ctx, func(tx *sql.Tx) error {
+		// The head row is locked for the append (FOR UPDATE): appends to
+		// one chain queue behind each other, appends to different chains
+		// do not touch each other (SERIALIZABLE made them fail each other
+		// through shared index pages, more often as the log grew).
+		err := l.db.InTxLocked(ctx, func(tx *sql.Tx) error {
 			var err error
 			stored, err = l.appendTx(ctx, tx, e, string(js))
 			return err
@@ -143,7 +147,15 @@ func (l *Log) appendTx(ctx context.Context, tx *sql.Tx, e Entry, attributes stri
 		headSeq  int64
 		headHash string
 	)
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM vault_access_heads WHERE resident_id = $1`,
+	// Make sure the head row exists (seq 0, no hash: an empty chain), so
+	// that even the first two appends of a chain queue on its lock. Only
+	// this transaction's own insert can leave it at seq 0, and the append
+	// below moves it on (or the transaction rolls back).
+	if _, err := tx.ExecContext(ctx, `INSERT INTO vault_access_heads (resident_id, seq, hash) VALUES ($1, 0, '')
+		ON CONFLICT (resident_id) DO NOTHING`, e.ResidentID); err != nil {
+		return Entry{}, fmt.Errorf("create chain head: %w", err)
+	}
+	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM vault_access_heads WHERE resident_id = $1`+l.db.ForUpdate(),
 		e.ResidentID).Scan(&headSeq, &headHash)
 	haveHead := err == nil
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
