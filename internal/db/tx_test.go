@@ -234,3 +234,54 @@ func TestInTxRollsBackOnErrorAndPanic(t *testing.T) {
 		}
 	})
 }
+
+// TestInTxLockedReadModifyWriteWithRowLock: under InTxLocked a
+// read-modify-write that locks its row (ForUpdate) loses no update, on
+// PostgreSQL at READ COMMITTED and without a serialization failure.
+func TestInTxLockedReadModifyWriteWithRowLock(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, tdb testenv.Database) {
+		d := counterDB(t, tdb.URL)
+		ctx := testCtx(t)
+		const workers, each = 8, 25
+		var (
+			wg    sync.WaitGroup
+			calls atomic.Int64
+		)
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					err := d.InTxLocked(ctx, func(tx *sql.Tx) error {
+						calls.Add(1)
+						var n int64
+						if err := tx.QueryRowContext(ctx, `SELECT n FROM counter WHERE id = 1`+d.ForUpdate()).Scan(&n); err != nil {
+							return err
+						}
+						_, err := tx.ExecContext(ctx, `UPDATE counter SET n = $1 WHERE id = 1`, n+1)
+						return err
+					})
+					if err != nil {
+						t.Errorf("InTxLocked: %v", err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != workers*each {
+			t.Errorf("counter = %d, want %d", n, workers*each)
+		}
+		if d.Engine == db.EnginePostgres {
+			if c := calls.Load(); c != workers*each {
+				t.Errorf("%d tries for %d increments: row locks should need no retry", c, workers*each)
+			}
+			var level string
+			d.InTxLocked(ctx, func(tx *sql.Tx) error {
+				return tx.QueryRowContext(ctx, `SHOW transaction_isolation`).Scan(&level)
+			})
+			if level != "read committed" {
+				t.Errorf("InTxLocked runs at %q on PostgreSQL, want read committed", level)
+			}
+		}
+	})
+}
