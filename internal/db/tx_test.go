@@ -34,35 +34,42 @@ func increment(ctx context.Context, tx *sql.Tx) error {
 	return err
 }
 
+const hammerWorkers, hammerEach = 8, 25
+
+// hammer runs body in transactions started by run, hammerEach times from
+// each of hammerWorkers goroutines, checks that the counter counted every
+// one, and returns how many times body ran (retries included).
+func hammer(t *testing.T, d *db.DB, run func(context.Context, func(*sql.Tx) error) error, body func(*sql.Tx) error) int64 {
+	t.Helper()
+	ctx := testCtx(t)
+	var (
+		wg    sync.WaitGroup
+		calls atomic.Int64
+	)
+	for range hammerWorkers {
+		wg.Go(func() {
+			for range hammerEach {
+				if err := run(ctx, func(tx *sql.Tx) error { calls.Add(1); return body(tx) }); err != nil {
+					t.Errorf("transaction: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != hammerWorkers*hammerEach {
+		t.Errorf("counter = %d, want %d", n, hammerWorkers*hammerEach)
+	}
+	return calls.Load()
+}
+
 func TestInTxReadModifyWriteLosesNoUpdate(t *testing.T) {
 	t.Parallel()
 	eachEngine(t, func(t *testing.T, tdb testenv.Database) {
 		d := counterDB(t, tdb.URL)
 		ctx := testCtx(t)
-		const workers, each = 8, 25
-		var (
-			wg    sync.WaitGroup
-			calls atomic.Int64
-		)
-		for range workers {
-			wg.Go(func() {
-				for range each {
-					err := d.InTx(ctx, func(tx *sql.Tx) error {
-						calls.Add(1)
-						return increment(ctx, tx)
-					})
-					if err != nil {
-						t.Errorf("InTx: %v", err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != workers*each {
-			t.Errorf("counter = %d, want %d", n, workers*each)
-		}
-		t.Logf("%d increments took %d tries", workers*each, calls.Load())
+		tries := hammer(t, d, d.InTx, func(tx *sql.Tx) error { return increment(ctx, tx) })
+		t.Logf("%d increments took %d tries", hammerWorkers*hammerEach, tries)
 	})
 }
 
@@ -243,37 +250,17 @@ func TestInTxLockedReadModifyWriteWithRowLock(t *testing.T) {
 	eachEngine(t, func(t *testing.T, tdb testenv.Database) {
 		d := counterDB(t, tdb.URL)
 		ctx := testCtx(t)
-		const workers, each = 8, 25
-		var (
-			wg    sync.WaitGroup
-			calls atomic.Int64
-		)
-		for range workers {
-			wg.Go(func() {
-				for range each {
-					err := d.InTxLocked(ctx, func(tx *sql.Tx) error {
-						calls.Add(1)
-						var n int64
-						if err := tx.QueryRowContext(ctx, `SELECT n FROM counter WHERE id = 1`+d.ForUpdate()).Scan(&n); err != nil {
-							return err
-						}
-						_, err := tx.ExecContext(ctx, `UPDATE counter SET n = $1 WHERE id = 1`, n+1)
-						return err
-					})
-					if err != nil {
-						t.Errorf("InTxLocked: %v", err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != workers*each {
-			t.Errorf("counter = %d, want %d", n, workers*each)
-		}
+		tries := hammer(t, d, d.InTxLocked, func(tx *sql.Tx) error {
+			var n int64
+			if err := tx.QueryRowContext(ctx, `SELECT n FROM counter WHERE id = 1`+d.ForUpdate()).Scan(&n); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE counter SET n = $1 WHERE id = 1`, n+1)
+			return err
+		})
 		if d.Engine == db.EnginePostgres {
-			if c := calls.Load(); c != workers*each {
-				t.Errorf("%d tries for %d increments: row locks should need no retry", c, workers*each)
+			if tries != hammerWorkers*hammerEach {
+				t.Errorf("%d tries for %d increments: row locks should need no retry", tries, hammerWorkers*hammerEach)
 			}
 			var level string
 			d.InTxLocked(ctx, func(tx *sql.Tx) error {
