@@ -565,6 +565,24 @@ func TestOIDCC_RequestObjectByValue(t *testing.T) {
 		tb.fatalf("a valid request object: the browser went to %s", where)
 	}
 	dept.exchange(dept.callback(tb, a), a)
+
+	// The same by PAR (RFC 9126 §3 with RFC 9101): the request object alone
+	// names the redirect URI; the pushed request is what /authorize uses.
+	_, a2 := dept.authURL()
+	status, par := postForm(t, discovery(t, srv)["pushed_authorization_request_endpoint"].(string), dept.ID, dept.Secret,
+		url.Values{"client_id": {dept.ID}, "request": {key.sign(t, "oauth-authz-req+jwt", object(a2, nil))}})
+	requestURI, _ := par["request_uri"].(string)
+	if status != http.StatusCreated || requestURI == "" {
+		t.Fatalf("PAR with a request object: %d %v", status, par)
+	}
+	tb.visit(srv.URL + "/authorize?" + url.Values{"client_id": {dept.ID}, "request_uri": {requestURI}}.Encode())
+	dept.exchange(dept.callback(tb, a2), a2)
+	// A pushed request object that does not verify is refused at once.
+	status, par = postForm(t, discovery(t, srv)["pushed_authorization_request_endpoint"].(string), dept.ID, dept.Secret,
+		url.Values{"client_id": {dept.ID}, "request": {unsignedJWT(object(a2, nil))}})
+	if status != http.StatusBadRequest || par["error"] != "invalid_request_object" {
+		t.Fatalf("PAR with an unsigned request object: %d %v", status, par)
+	}
 }
 
 // ---- helpers -----------------------------------------------------------

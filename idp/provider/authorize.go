@@ -68,13 +68,7 @@ var (
 // authorize is the authorization endpoint (OIDC Core §3.1.2, RFC 6749
 // §4.1.1, RFC 9126 §4, RFC 9101). GET and POST (form) are both accepted.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		p.ErrorPage(w, r, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		p.ErrorPage(w, r, http.StatusBadRequest, "invalid_request", "the request could not be read")
+	if !p.browserForm(w, r) {
 		return
 	}
 	ctx := r.Context()
@@ -128,17 +122,16 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		// Checked below once the redirect URI is known to be good.
 	}
 
+	// A request object is the request (verified once, here); if it does
+	// not verify, the error goes to the query's redirect URI, if that one
+	// is registered.
+	resolved, roErr := p.resolveRequestObject(ctx, c, form)
+	redirectURI := form.Get("redirect_uri")
+	if roErr == nil {
+		redirectURI = resolved.Get("redirect_uri")
+	}
 	// The redirect URI must match exactly before anything is sent there
 	// (RFC 6749 §3.1.2.4, OIDC Core §3.1.2.1).
-	redirectURI := form.Get("redirect_uri")
-	if form.Get("request") != "" && !pushed {
-		// A request object may carry the redirect URI itself.
-		if ro, err := p.ClientAuth.VerifyRequestObject(ctx, c, form.Get("request")); err == nil {
-			if v, ok := ro["redirect_uri"].(string); ok {
-				redirectURI = v
-			}
-		}
-	}
 	if redirectURI == "" || !slices.Contains(c.RedirectURIs, redirectURI) {
 		p.ErrorPage(w, r, http.StatusBadRequest, "invalid_request", "redirect_uri is missing or not registered for this client")
 		return
@@ -149,7 +142,11 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		back.send(w, r, authzErr("invalid_request", "this client must use pushed authorization requests (RFC 9126)"))
 		return
 	}
-	params, aerr := p.parseAuthz(ctx, c, form, pushed)
+	if roErr != nil {
+		back.send(w, r, authzErr("invalid_request_object", "%s", describe(roErr)))
+		return
+	}
+	params, aerr := p.parseAuthz(ctx, c, resolved, pushed)
 	if aerr != nil {
 		if params.State != "" {
 			back.state = params.State
@@ -171,36 +168,60 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	p.proceed(w, r, c, req.ID, params)
 }
 
-// parseAuthz validates the authorization parameters in form (after a
-// request object, if any, was merged). The redirect URI was checked.
-func (p *Provider) parseAuthz(ctx context.Context, c client.Client, form url.Values, pushed bool) (authzParams, *authzError) {
-	if ro := form.Get("request"); ro != "" {
-		obj, err := p.ClientAuth.VerifyRequestObject(ctx, c, ro)
-		if err != nil {
-			return authzParams{}, authzErr("invalid_request_object", "%s", describe(err))
-		}
-		// RFC 9101 §5: the request object's parameters are the request.
-		merged := url.Values{}
-		for k, v := range obj {
-			switch k {
-			case "iss", "aud", "exp", "iat", "nbf", "jti", "request", "request_uri":
-				continue
-			}
-			switch x := v.(type) {
-			case string:
-				merged.Set(k, x)
-			case float64:
-				merged.Set(k, strconv.FormatFloat(x, 'f', -1, 64))
-			default:
-				b, _ := json.Marshal(x)
-				merged.Set(k, string(b))
-			}
-		}
-		if merged.Get("client_id") == "" {
-			merged.Set("client_id", c.ClientID)
-		}
-		form = merged
+// resolveRequestObject returns the request's parameters: form itself, or,
+// when form carries a signed request object (RFC 9101 §5: its parameters
+// are the request), the object's verified parameters. The error is the
+// verification's.
+func (p *Provider) resolveRequestObject(ctx context.Context, c client.Client, form url.Values) (url.Values, error) {
+	ro := form.Get("request")
+	if ro == "" {
+		return form, nil
 	}
+	obj, err := p.ClientAuth.VerifyRequestObject(ctx, c, ro)
+	if err != nil {
+		return nil, err
+	}
+	merged := url.Values{}
+	for k, v := range obj {
+		switch k {
+		case "iss", "aud", "exp", "iat", "nbf", "jti", "request", "request_uri":
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+			merged.Set(k, x)
+		case float64:
+			merged.Set(k, strconv.FormatFloat(x, 'f', -1, 64))
+		default:
+			b, _ := json.Marshal(x)
+			merged.Set(k, string(b))
+		}
+	}
+	if merged.Get("client_id") == "" {
+		merged.Set("client_id", c.ClientID)
+	}
+	return merged, nil
+}
+
+// browserForm reads the parameters of an endpoint the browser is sent to
+// (GET or form POST), answering a wrong method or an unreadable request
+// with the error page.
+func (p *Provider) browserForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		p.ErrorPage(w, r, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		p.ErrorPage(w, r, http.StatusBadRequest, "invalid_request", "the request could not be read")
+		return false
+	}
+	return true
+}
+
+// parseAuthz validates the authorization parameters in form (a request
+// object already resolved). The redirect URI was checked.
+func (p *Provider) parseAuthz(ctx context.Context, c client.Client, form url.Values, pushed bool) (authzParams, *authzError) {
 	a := authzParams{
 		ClientID: c.ClientID, RedirectURI: form.Get("redirect_uri"), State: form.Get("state"),
 		Nonce: form.Get("nonce"), UILocales: form.Get("ui_locales"), LoginHint: form.Get("login_hint"),

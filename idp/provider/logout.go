@@ -59,13 +59,7 @@ func (p *Provider) hintSubject(ctx context.Context, c client.Client, hint string
 // names.
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
-		p.ErrorPage(w, r, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		p.ErrorPage(w, r, http.StatusBadRequest, "invalid_request", "the request could not be read")
+	if !p.browserForm(w, r) {
 		return
 	}
 	q := r.Form

@@ -71,27 +71,23 @@ func (p *Provider) par(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	pushed.Set("client_id", c.ClientID)
-	// Validate now (RFC 9126 §2.1): errors come back here, not later.
-	redirectURI := pushed.Get("redirect_uri")
-	if ro := pushed.Get("request"); ro != "" {
-		obj, err := p.ClientAuth.VerifyRequestObject(ctx, c, ro)
-		if err != nil {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request_object", describe(err))
-			return
-		}
-		if v, ok := obj["redirect_uri"].(string); ok {
-			redirectURI = v
-		}
+	// Validate now (RFC 9126 §2.1): errors come back here, not later. What
+	// is stored is the resolved request, so a request object is verified
+	// once.
+	resolved, err := p.resolveRequestObject(ctx, c, pushed)
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request_object", describe(err))
+		return
 	}
-	if redirectURI == "" || !slices.Contains(c.RedirectURIs, redirectURI) {
+	if ru := resolved.Get("redirect_uri"); ru == "" || !slices.Contains(c.RedirectURIs, ru) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "redirect_uri is missing or not registered for this client")
 		return
 	}
-	if _, aerr := p.parseAuthz(ctx, c, pushed, true); aerr != nil {
+	if _, aerr := p.parseAuthz(ctx, c, resolved, true); aerr != nil {
 		writeOAuthError(w, http.StatusBadRequest, aerr.code, aerr.description)
 		return
 	}
-	raw, err := json.Marshal(pushed)
+	raw, err := json.Marshal(resolved)
 	if err != nil {
 		p.log.ErrorContext(ctx, "par: encode", "err", err)
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")

@@ -81,15 +81,21 @@ func serverError(p *Provider, ctx context.Context, what string, err error) *oidc
 // VerifyClient authenticates the client of a token, introspection or
 // revocation request (clientauth does the work).
 func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
-	_, _, basic := (&http.Request{Header: r.Header}).BasicAuth()
 	c, err := s.p.authenticate(ctx, clientauth.Credentials{
-		ClientID: r.Data.ClientID, ClientSecret: r.Data.ClientSecret, Basic: basic,
+		ClientID: r.Data.ClientID, ClientSecret: r.Data.ClientSecret, Basic: usedBasic(r.Header),
 		ClientAssertion: r.Data.ClientAssertion, ClientAssertionType: r.Data.ClientAssertionType,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return opClient{c}, nil
+}
+
+// usedBasic reports whether the client authenticated with HTTP Basic
+// (client_secret_basic), which zitadel's parsed credentials do not say.
+func usedBasic(h http.Header) bool {
+	_, _, ok := (&http.Request{Header: h}).BasicAuth()
+	return ok
 }
 
 // authenticate maps clientauth's errors to OAuth errors.
@@ -263,9 +269,8 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 // unlinkable.
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	p := s.p
-	_, _, basic := (&http.Request{Header: r.Header}).BasicAuth()
 	cc := r.Data.ClientCredentials
-	c, err := p.authenticate(ctx, clientauth.Credentials{ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, Basic: basic,
+	c, err := p.authenticate(ctx, clientauth.Credentials{ClientID: cc.ClientID, ClientSecret: cc.ClientSecret, Basic: usedBasic(r.Header),
 		ClientAssertion: cc.ClientAssertion, ClientAssertionType: cc.ClientAssertionType})
 	if err != nil {
 		return nil, err
