@@ -61,11 +61,14 @@ func (p *Provider) Consent(ctx context.Context, id string, sess session.Session,
 		return interaction.Prompt{}, err
 	}
 	pr := interaction.Prompt{ID: id, Client: clientInfo(c, lang), Offline: slices.Contains(a.Scopes, scopeOffline)}
-	kept, err := p.vaultValues(ctx, sess.ResidentID)
-	if err != nil {
-		return interaction.Prompt{}, err
+	items := claims.Requested(a.Scopes, a.Claims, c.AllowIDCard)
+	var kept map[attr.Name]json.RawMessage
+	if slices.ContainsFunc(items, func(it claims.Item) bool { return claims.IsVault(it.Name) }) {
+		if kept, err = p.vaultValues(ctx, sess.ResidentID); err != nil {
+			return interaction.Prompt{}, err
+		}
 	}
-	for _, it := range claims.Requested(a.Scopes, a.Claims, c.AllowIDCard) {
+	for _, it := range items {
 		cl := interaction.Claim{Name: it.Name, Essential: it.Essential}
 		if name, ok := attr.ByClaim(it.Name); ok {
 			cl.Label = attr.Label(name, lang)
