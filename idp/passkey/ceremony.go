@@ -24,6 +24,7 @@ const (
 	purposeRegister = "register"
 	purposeLogin    = "login"
 	purposeReauth   = "reauth"
+	purposeBound    = "bound"
 )
 
 const (
@@ -508,6 +509,12 @@ func (s *Service) FinishLogin(ctx context.Context, flowID string, response []byt
 // allowCredentials lists the resident's unblocked credentials (§5.5). If
 // there are none, the error is ErrNotFound.
 func (s *Service) BeginReauth(ctx context.Context, residentID, flowID string) (json.RawMessage, error) {
+	return s.beginOwn(ctx, residentID, flowID, purposeReauth)
+}
+
+// beginOwn begins an assertion by one of residentID's own unblocked
+// credentials, for purpose, with extra login options.
+func (s *Service) beginOwn(ctx context.Context, residentID, flowID, purpose string, opts ...webauthn.LoginOption) (json.RawMessage, error) {
 	if err := checkFlowID(flowID); err != nil {
 		return nil, err
 	}
@@ -519,14 +526,12 @@ func (s *Service) BeginReauth(ctx context.Context, residentID, flowID string) (j
 	if len(usable) == 0 {
 		return nil, fmt.Errorf("%w: resident has no usable passkey", ErrNotFound)
 	}
-	assertion, session, err := s.wa.BeginLogin(
-		waUser{id: residentID, creds: webauthnCredentials(usable)},
-		webauthn.WithUserVerification(protocol.VerificationRequired),
-	)
+	opts = append([]webauthn.LoginOption{webauthn.WithUserVerification(protocol.VerificationRequired)}, opts...)
+	assertion, session, err := s.wa.BeginLogin(waUser{id: residentID, creds: webauthnCredentials(usable)}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("passkey: begin reauthentication: %w", err)
+		return nil, fmt.Errorf("passkey: begin %s assertion: %w", purpose, err)
 	}
-	return s.finishBegin(ctx, assertion, session, flowID, purposeReauth, residentID)
+	return s.finishBegin(ctx, assertion, session, flowID, purpose, residentID)
 }
 
 // FinishReauth verifies the assertion for BeginReauth (§7.2): the
@@ -539,7 +544,12 @@ func (s *Service) FinishReauth(ctx context.Context, residentID, flowID string, r
 	if err != nil {
 		return Credential{}, err
 	}
-	p, err := s.findCeremony(ctx, parsed.Response.CollectedClientData.Challenge, flowID, purposeReauth, residentID)
+	return s.finishOwn(ctx, residentID, flowID, purposeReauth, parsed)
+}
+
+// finishOwn verifies an assertion begun by beginOwn.
+func (s *Service) finishOwn(ctx context.Context, residentID, flowID, purpose string, parsed *protocol.ParsedCredentialAssertionData) (_ Credential, err error) {
+	p, err := s.findCeremony(ctx, parsed.Response.CollectedClientData.Challenge, flowID, purpose, residentID)
 	if err != nil {
 		return Credential{}, err
 	}
