@@ -80,3 +80,50 @@ type Service interface {
 	// was no consent.
 	Revoke(ctx context.Context, residentID, clientID string) error
 }
+
+// SigningDocument is a document a service asks the resident to sign: the
+// label shown and its digest.
+type SigningDocument struct {
+	Label string `json:"label"`
+	Hash  []byte `json:"hash"`
+}
+
+// SigningAuthorization is a credential authorization asked for at the
+// authorization endpoint (CSC API v2 §8.4.2 scope=credential, or RFC 9396
+// authorization_details of type "credential").
+type SigningAuthorization struct {
+	CredentialID     string            `json:"credential_id"`
+	HashAlgorithmOID string            `json:"hash_algorithm_oid"`
+	Documents        []SigningDocument `json:"documents"`
+	Description      string            `json:"description,omitempty"`
+}
+
+// Signing states as SigningState reports them.
+const (
+	SigningPending  = "pending"
+	SigningApproved = "approved"
+	SigningDenied   = "denied"
+	SigningExpired  = "expired"
+)
+
+// ErrSigningRefused wraps why a credential authorization cannot even be
+// asked for (unknown or revoked credential, another resident's, malformed
+// digests): the provider answers the client with invalid_request.
+var ErrSigningRefused = errors.New("interaction: signing request refused")
+
+// Signing is the signing service's side of a credential authorization
+// (implemented by signing/csc): the provider creates the signing request
+// once the resident is known, sends the resident to its approval page, and
+// once approved issues the code whose access token is the activation data.
+type Signing interface {
+	// BeginSigning creates the request for the resident and returns its ID.
+	BeginSigning(ctx context.Context, clientID, residentID string, a SigningAuthorization) (string, error)
+	// SigningState is one of the Signing* states.
+	SigningState(ctx context.Context, id, residentID string) (string, error)
+	// BindSigning ties an approved request to the grant whose access token
+	// activates it.
+	BindSigning(ctx context.Context, id, grantID string) error
+	// ApprovalPath is the approval page of request id, to which next (a
+	// local path) is added by the provider.
+	ApprovalPath(id string) string
+}

@@ -122,5 +122,4 @@ func TestBoundAssertion(t *testing.T) {
 	}
 }
 
-
 func bigInt(b []byte) *big.Int { return new(big.Int).SetBytes(b) }

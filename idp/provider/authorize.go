@@ -18,6 +18,7 @@ import (
 	"eidp/idp/client"
 	"eidp/idp/clientauth"
 	"eidp/idp/grant"
+	"eidp/idp/interaction"
 	"eidp/idp/proofing"
 	"eidp/idp/session"
 )
@@ -45,6 +46,10 @@ type authzParams struct {
 	ResidentID string `json:"resident_id,omitempty"`
 	// Locale is the resident's language at that moment (the locale claim).
 	Locale string `json:"locale,omitempty"`
+	// Signing is a credential authorization (scope=credential), and
+	// SigningID the signing request made for it once the resident was known.
+	Signing   *interaction.SigningAuthorization `json:"signing,omitempty"`
+	SigningID string                            `json:"signing_id,omitempty"`
 }
 
 func (a authzParams) has(prompt string) bool { return slices.Contains(a.Prompt, prompt) }
@@ -246,7 +251,16 @@ func (p *Provider) parseAuthz(ctx context.Context, c client.Client, form url.Val
 		return a, authzErr("invalid_request", "only response_mode=query is supported")
 	}
 	a.Scopes = strings.Fields(form.Get("scope"))
-	if !slices.Contains(a.Scopes, scopeOpenID) {
+	signing, aerr := p.parseSigning(c, form, a.Scopes)
+	if aerr != nil {
+		return a, aerr
+	}
+	if signing != nil {
+		a.Signing = signing
+		if !slices.Contains(a.Scopes, scopeCredential) {
+			a.Scopes = append(a.Scopes, scopeCredential)
+		}
+	} else if !slices.Contains(a.Scopes, scopeOpenID) {
 		return a, authzErr("invalid_scope", "the openid scope is required")
 	}
 	for _, s := range a.Scopes {
@@ -386,6 +400,10 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, c client.Clie
 			return
 		}
 	}
+	if a.Signing != nil {
+		p.proceedSigning(w, r, c, id, a, sess, fail)
+		return
+	}
 	items := claims.Requested(a.Scopes, a.Claims, c.AllowIDCard)
 	cons, err := p.ConsentStore.Get(ctx, sess.ResidentID, c.ClientID)
 	covered := err == nil && cons.Covers(a.Scopes, items)
@@ -416,7 +434,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, c client.Clie
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	redirect, err := p.complete(ctx, c, id, a, sess, released(items, cons.Claims))
+	redirect, _, err := p.complete(ctx, c, id, a, sess, released(items, cons.Claims))
 	if err != nil {
 		p.internalError(w, r, "authorize: complete", err)
 		return
@@ -481,23 +499,23 @@ func (p *Provider) toLogin(w http.ResponseWriter, r *http.Request, id string, a 
 
 // complete issues the authorization code for a request the resident has
 // consented to and returns the redirect to the client (RFC 9207: with iss).
-func (p *Provider) complete(ctx context.Context, c client.Client, id string, a authzParams, sess session.Session, items []claims.Item) (string, error) {
+func (p *Provider) complete(ctx context.Context, c client.Client, id string, a authzParams, sess session.Session, items []claims.Item) (redirect, grantID string, err error) {
 	gc, err := json.Marshal(grantClaims{Items: items, Locale: a.Locale})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	cp, err := json.Marshal(codeParams{RedirectURI: a.RedirectURI, CodeChallenge: a.CodeChallenge, Nonce: a.Nonce})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	code, _, err := p.Grants.IssueCode(ctx, grant.Grant{
+	code, g, err := p.Grants.IssueCode(ctx, grant.Grant{
 		ClientID: c.ClientID, ResidentID: sess.ResidentID, SessionID: sess.ID,
 		Scope: strings.Join(a.Scopes, " "), Claims: gc,
 		AuthTime: sess.AuthTime, ACR: sess.ACR, AMR: sess.AMR,
 		ExpiresAt: p.now().Add(p.opts.RefreshTokenLifetime),
 	}, cp, codeTTL)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := p.Grants.DeleteRequest(ctx, id); err != nil {
 		p.log.WarnContext(ctx, "authorize: could not delete the answered request", "err", err)
@@ -506,7 +524,7 @@ func (p *Provider) complete(ctx context.Context, c client.Client, id string, a a
 	if a.State != "" {
 		q.Set("state", a.State)
 	}
-	return appendQuery(a.RedirectURI, q), nil
+	return appendQuery(a.RedirectURI, q), g.ID, nil
 }
 
 // codeParams is what a code's token request must match.

@@ -103,7 +103,8 @@ func (p *Provider) Approve(ctx context.Context, id string, sess session.Session,
 	if err := p.Accounts.Record(ctx, sess.ResidentID, account.KindConsentGiven, clientNames(c)); err != nil {
 		p.log.WarnContext(ctx, "recording consent", "err", err)
 	}
-	return p.complete(ctx, c, id, a, sess, released(items, names))
+	redirect, _, err := p.complete(ctx, c, id, a, sess, released(items, names))
+	return redirect, err
 }
 
 // Deny implements interaction.Service.

@@ -79,6 +79,11 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 		"backchannel_logout_session_supported":                     true,
 		"frontchannel_logout_supported":                            false,
 	}
+	if p.Signing != nil {
+		// RFC 9396 §10: the authorization details types we accept.
+		doc["authorization_details_types_supported"] = []string{authzDetailsType}
+		doc["scopes_supported"] = append(doc["scopes_supported"].([]string), scopeCredential, scopeService)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")

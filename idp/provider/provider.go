@@ -16,6 +16,7 @@ import (
 	"eidp/idp/clientauth"
 	"eidp/idp/consent"
 	"eidp/idp/grant"
+	"eidp/idp/interaction"
 	"eidp/idp/jwks"
 	"eidp/idp/logout"
 	"eidp/idp/session"
@@ -49,6 +50,8 @@ const (
 	scopeOpenID       = "openid"
 	scopeOffline      = "offline_access"
 	scopeAdmin        = "eidp:admin"
+	scopeCredential   = "credential"
+	scopeService      = "service" // CSC API v2: access to the signing service's credential listing
 	tokenTypeBearer   = "Bearer"
 	typAccessToken    = "at+jwt"
 	accessTokenAlg    = "ES256"
@@ -89,6 +92,9 @@ type Deps struct {
 	// Vault and AccessLog release vault claims (nil: no vault claims).
 	Vault     *vault.Vault
 	AccessLog *accesslog.Log
+	// Signing serves credential authorizations (scope=credential; nil:
+	// the scope is refused).
+	Signing interaction.Signing
 	// Language is the resident's page language for a request (web.Language):
 	// the locale claim when the client sent no ui_locales.
 	Language func(r *http.Request) string
