@@ -6,6 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
+	mathrand "math/rand/v2"
+	"sync"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -93,4 +96,103 @@ func benchIDToken(b *testing.B, sg hsm.Signer) {
 			}
 		}
 	})
+}
+
+// BenchWrapped measures wrapped keys (hsm.KeyWrapper) on km under a fresh
+// AES-256 wrapping key, with EC-P256 keys and SHA-256 digests:
+//
+//   - "GenerateWrapped": one resident key made and wrapped per op;
+//   - "SignWrapped": one signature per op with one key, unwrapped each time;
+//   - "SignWrapped-parallel": the same from parallel goroutines (scale with -cpu);
+//   - "SignWrapped-<residents>-keys": one signature per op with a key picked
+//     at random among residents wrapped keys held in memory, as a server
+//     signing for many residents does. Its ns/op should match "SignWrapped":
+//     the cost does not depend on the number of residents.
+//
+// The wrapping key is destroyed at the end.
+func BenchWrapped(b *testing.B, km hsm.KeyManager, residents int) {
+	kw, ok := hsm.KeyWrapperOf(km)
+	if !ok {
+		b.Fatalf("%s does not implement hsm.KeyWrapper", km.Name())
+	}
+	ctx := context.Background()
+	kek, err := km.CreateKey(ctx, label("bench-kek"), hsm.AES256)
+	if err != nil {
+		b.Fatalf("CreateKey(AES-256): %v", err)
+	}
+	b.Cleanup(func() {
+		if err := km.Destroy(context.Background(), kek.URI); err != nil && !errors.Is(err, hsm.ErrKeyNotFound) {
+			b.Errorf("Destroy(%s): %v", kek.URI, err)
+		}
+	})
+	d := digest(crypto.SHA256, []byte("benchmark message"))
+	b.Run("GenerateWrapped", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := kw.GenerateWrapped(ctx, kek.URI, hsm.ECP256); err != nil {
+				b.Fatalf("GenerateWrapped: %v", err)
+			}
+		}
+	})
+	one, err := kw.GenerateWrapped(ctx, kek.URI, hsm.ECP256)
+	if err != nil {
+		b.Fatalf("GenerateWrapped: %v", err)
+	}
+	b.Run("SignWrapped", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := kw.SignWrapped(ctx, kek.URI, one, d, crypto.SHA256); err != nil {
+				b.Fatalf("SignWrapped: %v", err)
+			}
+		}
+	})
+	b.Run("SignWrapped-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := kw.SignWrapped(ctx, kek.URI, one, d, crypto.SHA256); err != nil {
+					b.Errorf("SignWrapped: %v", err)
+					return
+				}
+			}
+		})
+	})
+	if residents <= 0 {
+		return
+	}
+	keys, err := generateWrappedKeys(ctx, kw, kek.URI, residents)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run(fmt.Sprintf("SignWrapped-%d-keys", residents), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			key := keys[mathrand.IntN(len(keys))]
+			if _, err := kw.SignWrapped(ctx, kek.URI, key, d, crypto.SHA256); err != nil {
+				b.Fatalf("SignWrapped: %v", err)
+			}
+		}
+	})
+}
+
+// generateWrappedKeys makes n EC-P256 wrapped keys from a few goroutines.
+func generateWrappedKeys(ctx context.Context, kw hsm.KeyWrapper, kek string, n int) ([]hsm.WrappedKey, error) {
+	keys := make([]hsm.WrappedKey, n)
+	const workers = 4
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				k, err := kw.GenerateWrapped(ctx, kek, hsm.ECP256)
+				if err != nil {
+					errs[w] = fmt.Errorf("GenerateWrapped (key %d of %d): %w", i, n, err)
+					return
+				}
+				keys[i] = k
+			}
+		})
+	}
+	wg.Wait()
+	return keys, errors.Join(errs...)
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, h Harness) {
 		{"lists the keys it created", s.testList},
 		{"forgets a destroyed key", s.testDestroy},
 		{"rejects unknown and malformed URIs", s.testURIs},
+		{"keeps keys outside the backend, wrapped (hsm.KeyWrapper)", s.testWrapped},
 		// Lifecycle tests close and reopen the backend: keep them last.
 		{"keeps keys, signatures and ciphertexts across a restart", s.testRestart},
 		{"refuses every operation after Close", s.testAfterClose},

@@ -1,7 +1,7 @@
 // Package keyring records which backend key serves which role — the
-// oidc-signing key, the vault key-encryption key, the CA and TSA keys — so
-// that every eidp node behind a load balancer agrees on the active key of a
-// role. The keys themselves stay in the key backend (package hsm); the
+// oidc-signing key, the vault key-encryption key, the signing-kek that wraps
+// residents' signing keys, the CA and TSA keys — so that every eidp node
+// behind a load balancer agrees on the active key of a role. The keys themselves stay in the key backend (package hsm); the
 // database holds only their URIs, algorithms and lifecycle state.
 //
 // # Lifecycle
@@ -15,8 +15,8 @@
 // signs; then it becomes active and the key it replaces retiring, still
 // published so the tokens it signed verify, for RetainAfter (default 24 h,
 // the longest token lifetime); then retired: neither published nor used.
-// Roles nobody fetches ahead of use (vault-kek, ca-*, tsa, ocsp) rotate at
-// once and keep their retiring keys until an operator acts. RotateNow is the
+// Roles nobody fetches ahead of use (vault-kek, signing-kek, ca-*, tsa,
+// ocsp) rotate at once and keep their retiring keys until an operator acts. RotateNow is the
 // emergency rotation: active at once, the old key still published for
 // RetainAfter. Backend keys are never destroyed automatically.
 //

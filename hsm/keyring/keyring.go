@@ -17,7 +17,8 @@ import (
 type Role string
 
 // The key roles of DESIGN.md ("Keys"). Residents' signing keys are per
-// resident and are not kept here.
+// resident and are not kept here: they are stored wrapped under the
+// SigningKEK key (see hsm.KeyWrapper).
 const (
 	OIDCSigning Role = "oidc-signing"
 	// OIDCSigningRSA signs ID tokens for the relying parties that ask for
@@ -25,10 +26,15 @@ const (
 	// OIDCSigning is the default.
 	OIDCSigningRSA Role = "oidc-signing-rsa"
 	VaultKEK       Role = "vault-kek"
-	CARoot         Role = "ca-root"
-	CAResidents    Role = "ca-residents"
-	TSA            Role = "tsa"
-	OCSP           Role = "ocsp"
+	// SigningKEK wraps residents' signing keys (hsm.KeyWrapper): they are
+	// generated in the backend and leave it only wrapped under this
+	// AES-256 key, so the token holds one key instead of one per resident.
+	// Destroying it crypto-shreds every resident key it wrapped.
+	SigningKEK  Role = "signing-kek"
+	CARoot      Role = "ca-root"
+	CAResidents Role = "ca-residents"
+	TSA         Role = "tsa"
+	OCSP        Role = "ocsp"
 )
 
 // roles maps each role to its default algorithm.
@@ -36,6 +42,7 @@ var roles = map[Role]hsm.Algorithm{
 	OIDCSigning:    hsm.ECP256,
 	OIDCSigningRSA: hsm.RSA2048,
 	VaultKEK:       hsm.AES256,
+	SigningKEK:     hsm.AES256,
 	CARoot:         hsm.ECP384,
 	CAResidents:    hsm.ECP384,
 	TSA:            hsm.ECP256,
@@ -44,7 +51,7 @@ var roles = map[Role]hsm.Algorithm{
 
 // Roles lists the known roles in a stable order.
 func Roles() []Role {
-	return []Role{OIDCSigning, OIDCSigningRSA, VaultKEK, CARoot, CAResidents, TSA, OCSP}
+	return []Role{OIDCSigning, OIDCSigningRSA, VaultKEK, SigningKEK, CARoot, CAResidents, TSA, OCSP}
 }
 
 // ParseRole accepts a role name.
@@ -52,7 +59,7 @@ func ParseRole(s string) (Role, error) {
 	if _, ok := roles[Role(s)]; ok {
 		return Role(s), nil
 	}
-	return "", fmt.Errorf("%w: %q (known: oidc-signing, oidc-signing-rsa, vault-kek, ca-root, ca-residents, tsa, ocsp)", ErrUnknownRole, s)
+	return "", fmt.Errorf("%w: %q (known: oidc-signing, oidc-signing-rsa, vault-kek, signing-kek, ca-root, ca-residents, tsa, ocsp)", ErrUnknownRole, s)
 }
 
 // DefaultAlgorithm is the algorithm a role's keys get unless told otherwise.
@@ -141,7 +148,8 @@ const (
 // (DefaultRetainAfter). The other roles' keys are not fetched by anyone
 // ahead of use, so a rotation activates the new key at once, and the old one
 // stays retiring until an operator acts: a vault KEK must keep unwrapping
-// until every data key is rewrapped, and CA, TSA and OCSP keys verify what
+// until every data key is rewrapped, a signing KEK as long as resident keys
+// it wrapped are in use, and CA, TSA and OCSP keys verify what
 // they signed for years.
 func DefaultPolicy(role Role) Policy {
 	if role == OIDCSigning || role == OIDCSigningRSA {

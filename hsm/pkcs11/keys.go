@@ -87,7 +87,6 @@ func (b *Backend) generate(h p11.SessionHandle, id []byte, label string, alg hsm
 		p11.NewAttribute(p11.CKA_SENSITIVE, true),
 		p11.NewAttribute(p11.CKA_EXTRACTABLE, false),
 		p11.NewAttribute(p11.CKA_DERIVE, false),
-		p11.NewAttribute(p11.CKA_UNWRAP, false),
 	}
 
 	if alg == hsm.AES256 {
@@ -98,7 +97,10 @@ func (b *Backend) generate(h p11.SessionHandle, id []byte, label string, alg hsm
 			p11.NewAttribute(p11.CKA_DECRYPT, true),
 			p11.NewAttribute(p11.CKA_SIGN, false),
 			p11.NewAttribute(p11.CKA_VERIFY, false),
-			p11.NewAttribute(p11.CKA_WRAP, false),
+			// Wrapping and unwrapping (CKM_AES_KEY_WRAP_PAD) are what a
+			// signing-kek does for residents' keys (wrapped.go).
+			p11.NewAttribute(p11.CKA_WRAP, true),
+			p11.NewAttribute(p11.CKA_UNWRAP, true),
 		)
 		// PKCS #11 v2.40 Base §5.14 C_GenerateKey with CKM_AES_KEY_GEN.
 		key, err := b.mod.ctx.GenerateKey(h, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_KEY_GEN, nil)}, template)
@@ -158,6 +160,7 @@ func (b *Backend) generate(h p11.SessionHandle, id []byte, label string, alg hsm
 	privTemplate = append(privTemplate,
 		p11.NewAttribute(p11.CKA_SIGN, true),
 		p11.NewAttribute(p11.CKA_DECRYPT, false),
+		p11.NewAttribute(p11.CKA_UNWRAP, false),
 	)
 	// PKCS #11 v2.40 Base §5.14 C_GenerateKeyPair.
 	pub, priv, err := b.mod.ctx.GenerateKeyPair(h, []*p11.Mechanism{p11.NewMechanism(mech, nil)}, pubTemplate, privTemplate)

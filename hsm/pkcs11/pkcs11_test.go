@@ -172,7 +172,7 @@ func testKeysAreSensitiveTokenObjectsWithOnlyTheirUsages(t *testing.T, tok teste
 		{hsm.ECP256, TypePrivate, map[uint]bool{p11.CKA_SIGN: true, p11.CKA_DECRYPT: false, p11.CKA_DERIVE: false, p11.CKA_UNWRAP: false}},
 		{hsm.RSA2048, TypePrivate, map[uint]bool{p11.CKA_SIGN: true, p11.CKA_DECRYPT: false, p11.CKA_UNWRAP: false}},
 		{hsm.Ed25519, TypePrivate, map[uint]bool{p11.CKA_SIGN: true}},
-		{hsm.AES256, TypeSecretKey, map[uint]bool{p11.CKA_ENCRYPT: true, p11.CKA_DECRYPT: true, p11.CKA_SIGN: false, p11.CKA_WRAP: false, p11.CKA_UNWRAP: false}},
+		{hsm.AES256, TypeSecretKey, map[uint]bool{p11.CKA_ENCRYPT: true, p11.CKA_DECRYPT: true, p11.CKA_SIGN: false, p11.CKA_WRAP: true, p11.CKA_UNWRAP: true}},
 	}
 	uriPattern := regexp.MustCompile(`^pkcs11:token=([^;]+);id=((?:%[0-9A-F]{2}){16});object=([^;]+);type=([a-z-]+)$`)
 	for _, tc := range tests {
