@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"eidp/hsm/keyring"
+	"eidp/signing/ca"
+)
+
+const caUsage = `Usage: eidp ca init [--organization O] [--country CC] [--cps-uri URL] | eidp ca show [--pem]
+
+  init  create what is missing of the signing CA: its keys, the root and
+        "Residents" CA certificates, the TSA and OCSP responder certificates
+        and the CRLs; renew the OCSP responder certificate when it expires
+        within 30 days. Running it again changes nothing else.
+  show  print each CA certificate: subject, serial, validity, SHA-256
+        fingerprint, key and URLs (--pem: the certificates too).
+
+URLs in certificates are built from the issuer setting (EIDP_ISSUER).
+Run ` + "`eidp ca init --help`" + ` for every setting.`
+
+// eidp ca init | show
+func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, caUsage)
+		if len(args) == 0 {
+			return fmt.Errorf("%w: ca needs a subcommand: init or show", errUsage)
+		}
+		return nil
+	}
+	switch sub, rest := args[0], args[1:]; sub {
+	case "init":
+		return runCAInit(ctx, rest, stdout)
+	case "show":
+		return runCAShow(ctx, rest, stdout)
+	default:
+		return fmt.Errorf("%w: unknown ca subcommand %q: use init or show", errUsage, sub)
+	}
+}
+
+// caOptions are the CA's own flags.
+type caOptions struct {
+	organization, country, cpsURI string
+	pem                           bool
+}
+
+func (o *caOptions) register(fs *flag.FlagSet, show bool) {
+	fs.StringVar(&o.organization, "organization", ca.DefaultOrganization, "organizationName of the CA certificates")
+	fs.StringVar(&o.country, "country", ca.DefaultCountry, "countryName (ISO 3166-1 alpha-2) of the CA and residents' certificates")
+	fs.StringVar(&o.cpsURI, "cps-uri", "", "URL of the certification practice statement, added to the certificate policy")
+	if show {
+		fs.BoolVar(&o.pem, "pem", false, "also print the certificates in PEM")
+	}
+}
+
+// openCA opens the database, the key backend and the CA.
+func openCA(ctx context.Context, name string, args []string, stdout io.Writer, show bool) (*ca.Authority, *caOptions, func(), error) {
+	var opts caOptions
+	cfg, fs, err := loadConfig(name, args, stdout, func(fs *flag.FlagSet) { opts.register(fs, show) })
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, nil, nil, fmt.Errorf("%w: eidp %s takes no arguments, not %q", errUsage, name, fs.Args())
+	}
+	caCfg := ca.Config{BaseURL: cfg.Issuer, Organization: opts.organization, Country: opts.country, CPSURI: opts.cpsURI}
+	// Check the flags before opening anything.
+	if _, err := ca.New(nil, nil, nil, caCfg); err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	log := newLogger(cfg, os.Stderr)
+	d, km, closeAll, err := openDatabaseAndKeys(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	a, err := ca.New(d, keyring.New(d, km), km, caCfg, ca.WithLogger(log))
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return a, &opts, closeAll, nil
+}
+
+func runCAInit(ctx context.Context, args []string, stdout io.Writer) error {
+	a, _, closeAll, err := openCA(ctx, "ca init", args, stdout, false)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	before, err := a.Hierarchy(ctx)
+	if err != nil && !errors.Is(err, ca.ErrNotInitialised) {
+		return err
+	}
+	after, err := a.Init(ctx)
+	if err != nil {
+		return err
+	}
+	var changed []string
+	for _, c := range []struct {
+		name          string
+		before, after *x509.Certificate
+	}{{"root", before.Root, after.Root}, {"issuing", before.Issuing, after.Issuing}, {"tsa", before.TSA, after.TSA}, {"ocsp", before.OCSP, after.OCSP}} {
+		switch {
+		case c.before == nil:
+			changed = append(changed, "created the "+c.name+" certificate")
+		case !c.before.Equal(c.after):
+			changed = append(changed, "renewed the "+c.name+" certificate")
+		}
+	}
+	if len(changed) == 0 {
+		fmt.Fprintln(stdout, "the CA is already initialised; nothing changed")
+	}
+	for _, line := range changed {
+		fmt.Fprintln(stdout, line)
+	}
+	fmt.Fprintln(stdout)
+	return printCA(ctx, a, stdout, false)
+}
+
+func runCAShow(ctx context.Context, args []string, stdout io.Writer) error {
+	a, opts, closeAll, err := openCA(ctx, "ca show", args, stdout, true)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	return printCA(ctx, a, stdout, opts.pem)
+}
+
+var caTitles = map[string]string{
+	ca.KindRoot:    "Root CA",
+	ca.KindIssuing: "Issuing CA (Residents)",
+	ca.KindTSA:     "Time-stamping authority",
+	ca.KindOCSP:    "OCSP responder",
+}
+
+func printCA(ctx context.Context, a *ca.Authority, w io.Writer, withPEM bool) error {
+	certs, err := a.Details(ctx)
+	if err != nil {
+		return err
+	}
+	base := a.Config().BaseURL
+	for _, c := range certs {
+		sum := sha256.Sum256(c.Cert.Raw)
+		fmt.Fprintf(w, "%s\n", caTitles[c.Kind])
+		fmt.Fprintf(w, "  subject:      %s\n", c.Cert.Subject)
+		fmt.Fprintf(w, "  issuer:       %s\n", c.Cert.Issuer)
+		fmt.Fprintf(w, "  serial:       %s\n", hex.EncodeToString(c.Cert.SerialNumber.Bytes()))
+		fmt.Fprintf(w, "  valid:        %s to %s\n", c.Cert.NotBefore.UTC().Format(time.RFC3339), c.Cert.NotAfter.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "  sha256:       %s\n", strings.ToUpper(hex.EncodeToString(sum[:])))
+		fmt.Fprintf(w, "  key:          %s (hsm key %s)\n", c.KeyURI, c.KeyID)
+		for _, u := range c.Cert.IssuingCertificateURL {
+			fmt.Fprintf(w, "  ca issuers:   %s\n", u)
+		}
+		for _, u := range c.Cert.OCSPServer {
+			fmt.Fprintf(w, "  ocsp:         %s\n", u)
+		}
+		for _, u := range c.Cert.CRLDistributionPoints {
+			fmt.Fprintf(w, "  crl:          %s\n", u)
+		}
+		switch c.Kind {
+		case ca.KindRoot:
+			fmt.Fprintf(w, "  download:     %s\n  its crl:      %s\n", base+ca.PathRootCert, base+ca.PathRootCRL)
+		case ca.KindIssuing:
+			fmt.Fprintf(w, "  download:     %s\n  its crl:      %s\n  its ocsp:     %s\n", base+ca.PathIssuingCert, base+ca.PathIssuingCRL, base+ca.PathOCSP)
+		}
+		if withPEM {
+			pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
