@@ -479,6 +479,10 @@ func TestAuthorizePathAcceptsOnlyTheProvider(t *testing.T) {
 		{"a fragment", "/authorize/resume?id=1#x", false},
 		{"too long", "/authorize/resume?id=" + strings.Repeat("a", 600), false},
 		{"a userinfo trick", "/authorize/@evil.example", true}, // a path segment, on this site
+		{"the signing approval page", "/sign?id=0123abcd", true},
+		{"the signing page without a query", "/sign", false},
+		{"a signing lookalike", "/signx?id=1", false},
+		{"the signing page with a fragment", "/sign?id=1#x", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := authorizePath(tc.next)

@@ -316,14 +316,15 @@ const maxNextLen = 512
 
 // authorizePath accepts p as a return path after login only if it is a
 // path on this site under /authorize/ (the provider resuming a pending
-// authorization), with its query. Everything else — other paths, absolute
+// authorization), with its query, or the signing approval page /sign?…
+// (a service sent the resident there to approve a signature). Everything else — other paths, absolute
 // and scheme-relative URLs, backslashes, any percent-encoding in the path
 // (encoded slashes, backslashes, dots), dot segments, control characters,
 // fragments — is refused:
 // the login page must never become an open redirector (RFC 9700 §4.11).
 func authorizePath(p string) (string, bool) {
-	const prefix = "/authorize/"
-	if len(p) > maxNextLen || !strings.HasPrefix(p, prefix) || !printableASCII(p) || strings.ContainsAny(p, "\\#") {
+	const prefix, signPage = "/authorize/", "/sign?"
+	if len(p) > maxNextLen || !strings.HasPrefix(p, prefix) && !strings.HasPrefix(p, signPage) || !printableASCII(p) || strings.ContainsAny(p, "\\#") {
 		return "", false
 	}
 	rawPath, _, _ := strings.Cut(p, "?")

@@ -17,6 +17,8 @@ import (
 	"eidp/idp/session"
 	"eidp/internal/db"
 	"eidp/internal/httpx"
+	"eidp/signing/activation"
+	"eidp/signing/ca"
 	"eidp/vault"
 	"eidp/vault/accesslog"
 )
@@ -48,7 +50,12 @@ type Deps struct {
 	// withdraws consents and tokens, erases the vault, deletes passkeys and
 	// the account (nil: residents cannot delete their account here).
 	DeleteAccount func(ctx context.Context, residentID string) error
-	Log           *slog.Logger
+	// Activations are the signing requests that residents approve with a
+	// passkey, and CA issues and revokes their signing certificates (either
+	// nil: no signing pages, and no signing section on the account page).
+	Activations *activation.Store
+	CA          *ca.Authority
+	Log         *slog.Logger
 }
 
 // Options tune the pages.
@@ -87,7 +94,7 @@ type Server struct {
 
 // pageNames are the templates rendered inside layout.html.
 var pageNames = []string{"welcome", "register", "passkey", "codes", "login", "account", "recover", "error", "consent", "logout",
-	"data", "data_edit", "data_erase", "delete", "deleted"}
+	"data", "data_edit", "data_erase", "delete", "deleted", "sign", "sign_account"}
 
 // New parses templates and messages; a broken template or a missing
 // translation fails here, at start, not on a resident's phone.
@@ -110,7 +117,7 @@ func New(d Deps, opts Options) (*Server, error) {
 	// a per-request Clone would escape it again on every page view.
 	s.pages = map[string]map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(s.funcs()).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(s.funcs()).Funcs(s.signingFuncs()).ParseFS(templateFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -162,6 +169,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /recover", s.proofingLimit.Middleware(http.HandlerFunc(s.recoverSubmit)))
 	mux.HandleFunc("GET /recover/passkey", s.recoverPasskey)
 	mux.HandleFunc("POST /lang", s.switchLanguage)
+	mux.HandleFunc("GET /sign", s.signPage)
+	mux.HandleFunc("POST /sign/deny", s.signDeny)
+	mux.HandleFunc("GET /account/signing", s.signingPage)
+	mux.HandleFunc("GET /account/signing/certificate.pem", s.signingCertificatePEM)
+	mux.HandleFunc("POST /account/signing/revoke", s.signingRevoke)
 
 	api := func(pattern string, h http.HandlerFunc) {
 		if s.ceremonyLimit == nil {
@@ -176,6 +188,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	api("POST /api/passkey/login", s.apiLogin)
 	api("POST /api/passkey/reauth/options", s.apiReauthOptions)
 	api("POST /api/passkey/reauth", s.apiReauth)
+	api("POST /api/sign/options", s.apiSignOptions)
+	api("POST /api/sign/approve", s.apiSignApprove)
+	api("POST /api/sign/enrol/options", s.apiEnrolOptions)
+	api("POST /api/sign/enrol", s.apiEnrol)
 	mux.HandleFunc("/", s.notFound)
 }
 

@@ -36,7 +36,7 @@ func (f *durationFlag) Set(s string) error {
 // eidp keys list [--role R] | create --role R [--alg A] | rotate --role R [--alg A] [--now]
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "Usage: eidp keys list [--role R] | eidp keys create --role R [--alg A] | eidp keys rotate --role R [--alg A] [--now]\n\nRoles: oidc-signing, oidc-signing-rsa, vault-kek, ca-root, ca-residents, tsa, ocsp.\nAlgorithms: EC-P256, EC-P384, RSA-2048, RSA-3072, Ed25519, AES-256 (vault-kek).\nRun `eidp keys list --help` for every setting.")
+		fmt.Fprintln(stdout, "Usage: eidp keys list [--role R] | eidp keys create --role R [--alg A] | eidp keys rotate --role R [--alg A] [--now]\n\nRoles: oidc-signing, oidc-signing-rsa, vault-kek, signing-kek, ca-root, ca-residents, tsa, ocsp.\nAlgorithms: EC-P256, EC-P384, RSA-2048, RSA-3072, Ed25519, AES-256 (vault-kek, signing-kek).\nRun `eidp keys list --help` for every setting.")
 		if len(args) == 0 {
 			return fmt.Errorf("%w: keys needs a subcommand: list, create or rotate", errUsage)
 		}

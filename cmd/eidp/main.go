@@ -34,7 +34,9 @@ func commands() []command {
 		{"keys", "list, create or rotate role keys: keys list | keys create --role R | keys rotate --role R", runKeys},
 		{"clients", "register and manage OIDC clients: clients create|list|show|update|delete|rotate-secret", runClients},
 		{"residents", "operator actions on residents: residents set-level --id-number N --level high", runResidents},
+		{"verify", "validate a signed PDF, CMS or JAdES file: verify FILE [--content FILE] [--root root.pem] [--json]", runVerifyDocument},
 		{"vault", "the personal-data vault: vault verify-log [--resident ID] | vault rotate-kek", runVault},
+		{"ca", "the signing CA: ca init [--organization O --country CC] | ca show [--pem]", runCA},
 		{"dev", "development only: dev seed --residents N --key-seed HEX [--vault] (a benchmark population)", runDev},
 		{"version", "print the version", runVersion},
 	}

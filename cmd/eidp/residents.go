@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"eidp/hsm"
+	"eidp/hsm/keyring"
 	"eidp/idp/account"
 	"eidp/idp/erasure"
 	"eidp/idp/jwks"
@@ -19,6 +21,7 @@ import (
 	"eidp/idp/session"
 	"eidp/internal/config"
 	"eidp/internal/db"
+	"eidp/signing/ca"
 	"eidp/vault"
 	"eidp/vault/accesslog"
 	"eidp/web"
@@ -31,7 +34,7 @@ var civilRegisters = map[string]func() (proofing.CivilRegister, error){
 
 // residentPages wires proofing, accounts, sessions and passkeys into the
 // resident-facing pages and registers them on mux.
-func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks.Keys, vlt *vault.Vault, log *slog.Logger, mux *http.ServeMux) error {
+func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, ring *keyring.Keyring, km hsm.KeyManager, keys *jwks.Keys, vlt *vault.Vault, log *slog.Logger, mux *http.ServeMux) error {
 	open, ok := civilRegisters[cfg.CivilRegister]
 	if !ok {
 		return &config.SettingError{Setting: "civil_register", Msg: fmt.Sprintf("unknown register %q", cfg.CivilRegister)}
@@ -89,9 +92,18 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, keys *jwks
 		return err
 	}
 	pages.OIDC = prov
+	signing, err := signingServices(ctx, cfg, d, ring, km, accounts, prov, log, mux)
+	if err != nil {
+		return err
+	}
+	pages.Activations, pages.CA = signing.Activations, signing.CA
 	pages.Vault = vlt
 	pages.AccessLog = accessLog
-	pages.DeleteAccount = (&erasure.Eraser{Accounts: accounts, Sessions: sessions, Vault: vlt}).DeleteAccount
+	pages.DeleteAccount = (&erasure.Eraser{Accounts: accounts, Sessions: sessions, Vault: vlt,
+		RevokeCertificates: func(ctx context.Context, residentID string) error {
+			_, err := signing.CA.RevokeResident(ctx, residentID, ca.ReasonCessationOfOperation, "account deleted")
+			return err
+		}}).DeleteAccount
 	pages.Register(mux)
 	go every(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
 		"proofing failure counters": proofer.Sweep,

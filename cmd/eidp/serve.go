@@ -106,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", httpx.MetricsHandler(reg))
 	}
-	if err := residentPages(ctx, cfg, database, keys, vlt, log, mux); err != nil {
+	if err := residentPages(ctx, cfg, database, ring, km, keys, vlt, log, mux); err != nil {
 		return err
 	}
 

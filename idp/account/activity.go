@@ -29,6 +29,13 @@ const (
 	KindRecoveryCodesIssued Kind = "recovery_codes_issued"
 	KindConsentGiven        Kind = "consent_given"     // detail: client, client_zh (the service's names)
 	KindConsentWithdrawn    Kind = "consent_withdrawn" // detail: client, client_zh
+	// Remote signing (signing/…). Details name the service and the
+	// certificate, never what was signed.
+	KindCertificateIssued  Kind = "certificate_issued"  // detail: serial (hex)
+	KindCertificateRevoked Kind = "certificate_revoked" // detail: serial (hex), reason (RFC 5280 name)
+	KindSignatureApproved  Kind = "signature_approved"  // detail: client, client_zh, documents (a count)
+	KindSignatureDeclined  Kind = "signature_declined"  // detail: client, client_zh
+	KindSignatureCreated   Kind = "signature_created"   // detail: client, client_zh, documents (a count), format
 )
 
 // Event is one entry of a resident's activity log.

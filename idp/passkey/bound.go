@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 )
@@ -32,6 +33,14 @@ type Assertion struct {
 func (s *Service) BeginBound(ctx context.Context, residentID, flowID string, challenge []byte) (json.RawMessage, error) {
 	if len(challenge) < 16 || len(challenge) > 64 {
 		return nil, fail(ErrChallenge, nil, "a bound challenge must be 16 to 64 bytes")
+	}
+	// The challenge is the same on every try for one approval: a try the
+	// resident abandoned (the prompt closed) would otherwise hold its key
+	// until it expires. Only this resident's unanswered bound ceremony with
+	// this very challenge is replaced.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM webauthn_challenges WHERE id = $1 AND purpose = $2 AND resident_id = $3`,
+		base64.RawURLEncoding.EncodeToString(challenge), purposeBound, residentID); err != nil {
+		return nil, fmt.Errorf("passkey: replace bound ceremony: %w", err)
 	}
 	return s.beginOwn(ctx, residentID, flowID, purposeBound, webauthn.WithChallenge(challenge))
 }

@@ -204,9 +204,11 @@ func TestChallengeCommitsToEverything(t *testing.T) {
 	variants := map[string]func(r *activation.Request){
 		"credential": func(r *activation.Request) { r.CredentialID = "cred-2" },
 		"nonce":      func(r *activation.Request) { r.Nonce = bytes.Repeat([]byte{2}, 32) },
-		"a digest":   func(r *activation.Request) { r.Documents = []activation.Document{r.Documents[0], {Label: "Annex", Hash: digest("x")}} },
-		"the order":  func(r *activation.Request) { r.Documents = []activation.Document{r.Documents[1], r.Documents[0]} },
-		"one fewer":  func(r *activation.Request) { r.Documents = r.Documents[:1] },
+		"a digest": func(r *activation.Request) {
+			r.Documents = []activation.Document{r.Documents[0], {Label: "Annex", Hash: digest("x")}}
+		},
+		"the order": func(r *activation.Request) { r.Documents = []activation.Document{r.Documents[1], r.Documents[0]} },
+		"one fewer": func(r *activation.Request) { r.Documents = r.Documents[:1] },
 		"algorithm": func(r *activation.Request) {
 			r.Hash = crypto.SHA384
 			r.Documents = []activation.Document{{Label: "x", Hash: bytes.Repeat([]byte{1}, 48)}}
