@@ -19,6 +19,7 @@ import (
 )
 
 const caUsage = `Usage: eidp ca init [--organization O] [--country CC] [--cps-uri URL] | eidp ca show [--pem]
+       eidp ca revoke --id-number N --reason R --actor WHO
 
   init  create what is missing of the signing CA: its keys, the root and
         "Residents" CA certificates, the TSA and OCSP responder certificates
@@ -26,6 +27,9 @@ const caUsage = `Usage: eidp ca init [--organization O] [--country CC] [--cps-ur
         within 30 days. Running it again changes nothing else.
   show  print each CA certificate: subject, serial, validity, SHA-256
         fingerprint, key and URLs (--pem: the certificates too).
+  revoke revoke a resident's signing certificates (reason as RFC 5280
+        names it: keyCompromise, cessationOfOperation, …); their keys are
+        destroyed and the CRL and OCSP say "revoked" at once.
 
 URLs in certificates are built from the issuer setting (EIDP_ISSUER).
 Run ` + "`eidp ca init --help`" + ` for every setting.`
@@ -35,7 +39,7 @@ func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stdout, caUsage)
 		if len(args) == 0 {
-			return fmt.Errorf("%w: ca needs a subcommand: init or show", errUsage)
+			return fmt.Errorf("%w: ca needs a subcommand: init, show or revoke", errUsage)
 		}
 		return nil
 	}
@@ -44,8 +48,10 @@ func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCAInit(ctx, rest, stdout)
 	case "show":
 		return runCAShow(ctx, rest, stdout)
+	case "revoke":
+		return runCARevoke(ctx, rest, stdout)
 	default:
-		return fmt.Errorf("%w: unknown ca subcommand %q: use init or show", errUsage, sub)
+		return fmt.Errorf("%w: unknown ca subcommand %q: use init, show or revoke", errUsage, sub)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -8,6 +9,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"log/slog"
+
+	"eidp/hsm/keyring"
+	"eidp/idp/account"
+	"eidp/internal/config"
+	"eidp/internal/testenv"
+	"eidp/signing/ca"
 )
 
 // certsInPEM parses the certificates printed by `ca show --pem`.
@@ -111,5 +120,58 @@ func TestCARefusesBadFlags(t *testing.T) {
 	}
 	if out := runOK(t, env, "ca", "show", "--help"); !strings.Contains(out, "-pem") {
 		t.Errorf("ca show --help does not document --pem:\n%s", out)
+	}
+}
+
+// An operator revokes a resident's certificate by ID-card number: the CA
+// says revoked with the reason, and bad flags change nothing.
+func TestCARevokeByIDNumber(t *testing.T) {
+	ctx := context.Background()
+	env := []string{"EIDP_DATABASE_URL=" + testenv.SQLite(t), "EIDP_DATA_DIR=" + t.TempDir()}
+	runOK(t, env, "ca", "init")
+	cfg, err := config.NewLoader().Load(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, km, closeAll, err := openDatabaseAndKeys(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	resident, err := account.NewStore(d).Create(ctx, account.Profile{IDNumber: "A1234563", Surname: "CHAN", GivenNames: "Tai Man",
+		BirthDate: "1985-04-12", Gender: "M"}, "high")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authority, err := ca.New(d, keyring.New(d, km), km, caConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := authority.Issue(ctx, ca.IssueRequest{ResidentID: resident.ID, GivenName: "Tai Man", FamilyName: "CHAN", Level: ca.LevelHigh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{
+		{"ca", "revoke", "--id-number", "A123456(3)", "--reason", "certificateHold", "--actor", "ticket 1"},
+		{"ca", "revoke", "--id-number", "A123456(3)", "--reason", "keyCompromise"},
+		{"ca", "revoke", "--id-number", "A123456(4)", "--reason", "keyCompromise", "--actor", "ticket 1"},
+	} {
+		if _, _, code := runExit(t, env, bad...); code == 0 {
+			t.Fatalf("eidp %v succeeded", bad)
+		}
+	}
+	if st, err := authority.Status(ctx, cert.Serial); err != nil || st.Revoked {
+		t.Fatalf("status after refused revocations: %+v, %v", st, err)
+	}
+	out := runOK(t, env, "ca", "revoke", "--id-number", "A123456(3)", "--reason", "keyCompromise", "--actor", "ticket 4711")
+	if !strings.Contains(out, "1 certificate(s) revoked (keyCompromise)") {
+		t.Fatalf("ca revoke printed:\n%s", out)
+	}
+	st, err := authority.Status(ctx, cert.Serial)
+	if err != nil || !st.Revoked || st.Reason != ca.ReasonKeyCompromise {
+		t.Fatalf("status after revocation: %+v, %v", st, err)
+	}
+	if out := runOK(t, env, "ca", "revoke", "--id-number", "A123456(3)", "--reason", "keyCompromise", "--actor", "ticket 4711"); !strings.Contains(out, "0 certificate(s) revoked") {
+		t.Fatalf("a second revocation printed:\n%s", out)
 	}
 }
