@@ -203,6 +203,35 @@ func TestScreenshots(t *testing.T) {
 			tb.navigate("/account/delete")
 			shoot("delete")
 
+			// Signing: the certificate page below level high, then with a
+			// certificate; a department's request on the approval page; the
+			// history after approval.
+			tb.navigate("/account/signing")
+			shoot("signing-level")
+			runCLI(t, srv, "residents", "set-level", "--id-number", tc.who.IDNumber, "--level", "high")
+			tb.enrolCertificate()
+			shoot("signing")
+			dept := newRP(t, srv, "127.0.0.1", map[string]any{"client_name": "Lands Department", "client_name#zh-Hant": "地政總署",
+				"scope": "openid service credential"})
+			svc := dept.serviceToken(tb)
+			_, list := cscCall(t, srv, svc, "credentials/list", map[string]any{})
+			credID := list["credentialIDs"].([]any)[0].(string)
+			lease := sha([]byte("lease " + tc.lang))
+			_, auth := cscCall(t, srv, svc, "credentials/authorize", map[string]any{"credentialID": credID, "numSignatures": 1,
+				"hashes": []string{b64(lease)}, "hashAlgorithmOID": sha256OID, "description": "Tenancy agreement, Flat 12B",
+				"documentLabels": []string{"Tenancy agreement 2026"}})
+			tb.visit(auth["approvalURI"].(string))
+			tb.waitPath("/sign")
+			shoot("sign")
+			tb.click("#sign-approve-button")
+			tb.waitPath("/account/signing")
+			if status, body := cscCall(t, srv, svc, "signatures/signHash", map[string]any{"credentialID": credID, "SAD": auth["SAD"],
+				"hashes": []string{b64(lease)}, "hashAlgorithmOID": sha256OID, "signAlgo": ecdsaSHA256OID}); status != 200 {
+				tb.fatalf("signHash: %d %v", status, body)
+			}
+			tb.navigate("/account/signing")
+			shoot("signing-history")
+
 			tb.navigate("/logout/confirm")
 			shoot("logout-confirm")
 
