@@ -19,7 +19,7 @@ import (
 // 128-bit tag. The result is IV || ciphertext || tag (PKCS #11 appends the
 // tag to the ciphertext). A key that is not AES yields hsm.ErrWrongKeyType.
 func (b *Backend) Encrypt(ctx context.Context, uri string, plaintext, aad []byte) ([]byte, error) {
-	key, err := b.aesKey(ctx, uri)
+	key, err := b.aesKey(ctx, uri, "encryption needs an AES-256 key")
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (b *Backend) Encrypt(ctx context.Context, uri string, plaintext, aad []byte
 // Decrypt opens what Encrypt sealed. Anything that does not authenticate —
 // altered bytes, wrong aad, wrong key, truncated input — yields hsm.ErrDecrypt.
 func (b *Backend) Decrypt(ctx context.Context, uri string, sealed, aad []byte) ([]byte, error) {
-	key, err := b.aesKey(ctx, uri)
+	key, err := b.aesKey(ctx, uri, "encryption needs an AES-256 key")
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +94,12 @@ func (b *Backend) Decrypt(ctx context.Context, uri string, sealed, aad []byte) (
 	return plaintext, nil
 }
 
-// aesKey resolves uri to an AES key.
-func (b *Backend) aesKey(ctx context.Context, uri string) (*keyEntry, error) {
+// aesKey resolves uri to an AES-256 key; use says what for, in the error
+// for another key type.
+func (b *Backend) aesKey(ctx context.Context, uri, use string) (*keyEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("pkcs11: %w", err)
+	}
 	if b.closed.Load() {
 		return nil, b.errClosed()
 	}
@@ -108,7 +112,7 @@ func (b *Backend) aesKey(ctx context.Context, uri string) (*keyEntry, error) {
 		return nil, err
 	}
 	if e.alg != hsm.AES256 {
-		return nil, fmt.Errorf("pkcs11: %w: %s is an %s key; encryption needs an AES-256 key", hsm.ErrWrongKeyType, e.uri, e.alg)
+		return nil, fmt.Errorf("pkcs11: %w: %s is an %s key; %s", hsm.ErrWrongKeyType, e.uri, e.alg, use)
 	}
 	return e, nil
 }

@@ -115,39 +115,9 @@ func (b *Backend) generate(h p11.SessionHandle, id []byte, label string, alg hsm
 		return e, nil
 	}
 
-	var (
-		mech    uint
-		keyType uint
-		pubAttr []*p11.Attribute
-	)
-	switch alg {
-	case hsm.ECP256, hsm.ECP384, hsm.Ed25519:
-		params, err := ecParams(alg)
-		if err != nil {
-			return nil, err
-		}
-		// CKM_EC_KEY_PAIR_GEN: PKCS #11 v2.40 Current Mechanisms §2.3.5;
-		// CKM_EC_EDWARDS_KEY_PAIR_GEN: PKCS #11 v3.0. Both take the curve
-		// as CKA_EC_PARAMS on the public template.
-		mech, keyType = p11.CKM_EC_KEY_PAIR_GEN, p11.CKK_EC
-		if alg == hsm.Ed25519 {
-			mech, keyType = ckmECEdwardsKeyPairGen, ckkECEdwards
-		}
-		pubAttr = []*p11.Attribute{p11.NewAttribute(p11.CKA_EC_PARAMS, params)}
-	case hsm.RSA2048, hsm.RSA3072:
-		bits := 2048
-		if alg == hsm.RSA3072 {
-			bits = 3072
-		}
-		// PKCS #11 v2.40 Current Mechanisms §2.1.4: CKA_MODULUS_BITS and
-		// CKA_PUBLIC_EXPONENT (65537) on the public template.
-		mech, keyType = p11.CKM_RSA_PKCS_KEY_PAIR_GEN, p11.CKK_RSA
-		pubAttr = []*p11.Attribute{
-			p11.NewAttribute(p11.CKA_MODULUS_BITS, bits),
-			p11.NewAttribute(p11.CKA_PUBLIC_EXPONENT, []byte{0x01, 0x00, 0x01}),
-		}
-	default:
-		return nil, fmt.Errorf("%w: %q", hsm.ErrUnsupportedAlgorithm, alg)
+	mech, keyType, pubAttr, err := keyPairMechanism(alg)
+	if err != nil {
+		return nil, err
 	}
 	pubTemplate := append(common(p11.CKO_PUBLIC_KEY, keyType), pubAttr...)
 	pubTemplate = append(pubTemplate,
@@ -548,4 +518,39 @@ func (b *Backend) withKey(ctx context.Context, id string, fn func(h p11.SessionH
 		return err
 	}
 	return b.withSession(ctx, func(h p11.SessionHandle) error { return fn(h, e) })
+}
+
+// keyPairMechanism is the key-pair generation mechanism, key type and
+// public-template attributes for alg.
+func keyPairMechanism(alg hsm.Algorithm) (mech, keyType uint, pubAttr []*p11.Attribute, err error) {
+	switch alg {
+	case hsm.ECP256, hsm.ECP384, hsm.Ed25519:
+		params, err := ecParams(alg)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		// CKM_EC_KEY_PAIR_GEN: PKCS #11 v2.40 Current Mechanisms §2.3.5;
+		// CKM_EC_EDWARDS_KEY_PAIR_GEN: PKCS #11 v3.0. Both take the curve
+		// as CKA_EC_PARAMS on the public template.
+		mech, keyType = p11.CKM_EC_KEY_PAIR_GEN, p11.CKK_EC
+		if alg == hsm.Ed25519 {
+			mech, keyType = ckmECEdwardsKeyPairGen, ckkECEdwards
+		}
+		pubAttr = []*p11.Attribute{p11.NewAttribute(p11.CKA_EC_PARAMS, params)}
+	case hsm.RSA2048, hsm.RSA3072:
+		bits := 2048
+		if alg == hsm.RSA3072 {
+			bits = 3072
+		}
+		// PKCS #11 v2.40 Current Mechanisms §2.1.4: CKA_MODULUS_BITS and
+		// CKA_PUBLIC_EXPONENT (65537) on the public template.
+		mech, keyType = p11.CKM_RSA_PKCS_KEY_PAIR_GEN, p11.CKK_RSA
+		pubAttr = []*p11.Attribute{
+			p11.NewAttribute(p11.CKA_MODULUS_BITS, bits),
+			p11.NewAttribute(p11.CKA_PUBLIC_EXPONENT, []byte{0x01, 0x00, 0x01}),
+		}
+	default:
+		return 0, 0, nil, fmt.Errorf("%w: %q", hsm.ErrUnsupportedAlgorithm, alg)
+	}
+	return mech, keyType, pubAttr, nil
 }
