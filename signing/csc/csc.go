@@ -295,6 +295,9 @@ func (s *Service) credentialsList(w http.ResponseWriter, r *http.Request, at pro
 	if req.UserID != "" {
 		return badRequest("userID must not be given with a user-specific access token")
 	}
+	if err := checkCertificates(req.Certificates); err != nil {
+		return err
+	}
 	certs, err := s.CA.Certificates(r.Context(), at.ResidentID)
 	if err != nil {
 		return err
@@ -336,12 +339,25 @@ func (s *Service) credentialsInfo(w http.ResponseWriter, r *http.Request, at pro
 	if err := decode(w, r, 16<<10, &req); err != nil {
 		return err
 	}
+	if err := checkCertificates(req.Certificates); err != nil {
+		return err
+	}
 	c, err := s.credential(r.Context(), at, req.CredentialID)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, s.credentialInfo(c, req.Certificates, req.CertInfo, req.AuthInfo))
 	return nil
+}
+
+// checkCertificates accepts the CSC values of the certificates parameter
+// (§11.4, §11.5): none, single (the default) or chain.
+func checkCertificates(v string) *apiError {
+	switch v {
+	case "", "none", "single", "chain":
+		return nil
+	}
+	return badRequest("certificates must be none, single or chain")
 }
 
 func (s *Service) credentialInfo(c ca.Certificate, certificates string, certInfo, authInfo bool) map[string]any {
@@ -438,9 +454,11 @@ func (s *Service) credentialsAuthorize(w http.ResponseWriter, r *http.Request, a
 	if err != nil {
 		return err
 	}
+	// expiresIn is the approval window, from the store's own times
+	// (time.Until mixed the wall clock with the store's clock).
 	writeJSON(w, map[string]any{
 		"SAD":              sad,
-		"expiresIn":        int(time.Until(ar.ExpiresAt).Seconds()),
+		"expiresIn":        int(ar.ExpiresAt.Sub(ar.CreatedAt).Seconds()),
 		"approvalURI":      s.opts.Issuer + ApprovalPage + "?id=" + ar.ID,
 		"verificationCode": ar.Code(),
 	})

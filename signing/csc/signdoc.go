@@ -208,11 +208,22 @@ func documentJob(i int, d signDocDocument, hash crypto.Hash, max int64) (job, er
 		if d.SignedEnvelopeProperty != "" && d.SignedEnvelopeProperty != "Certification" && d.SignedEnvelopeProperty != "Revision" {
 			return job{}, badRequest("documents[%d]: PAdES signed_envelope_property is Certification or Revision", i)
 		}
-		if _, err := pdf.Open(bytes.NewReader(content), int64(len(content)), pdf.Limits{MaxSize: max}); err != nil {
+		doc, err := pdf.Open(bytes.NewReader(content), int64(len(content)), pdf.Limits{MaxSize: max})
+		if err != nil {
 			return job{}, badRequest("documents[%d] is not a PDF we can sign: %s", i, pdfReason(err))
 		}
 		if d.Appearance != nil {
 			j.appear = &pdf.Appearance{Page: d.Appearance.Page, Rect: d.Appearance.Rect}
+		}
+		// Open reads only the cross-reference data; Prepare also reads the
+		// catalog, the form and the page. A dry run here refuses a PDF or
+		// an appearance we cannot use before the activation data is spent
+		// (afterwards it was a 500 and a lost SAD).
+		if _, err := doc.Prepare(pdf.SignOptions{Visible: j.appear}); err != nil {
+			if errors.Is(err, pdf.ErrInvalidOptions) {
+				return job{}, badRequest("documents[%d].appearance cannot be used: %s", i, strings.TrimPrefix(err.Error(), "pdf: invalid options: "))
+			}
+			return job{}, badRequest("documents[%d] is not a PDF we can sign: %s", i, pdfReason(err))
 		}
 	case "C":
 		if d.SignedEnvelopeProperty != "" && d.SignedEnvelopeProperty != "Detached" {

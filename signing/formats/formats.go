@@ -40,6 +40,17 @@ func ParseLevel(s string) (Level, error) {
 	return "", fmt.Errorf("%w: conformance level %q (supported: Ades-B-B, Ades-B-T, Ades-B-LT)", ErrUnsupported, s)
 }
 
+// check refuses a Level that is not one of ours (a caller may convert any
+// string to a Level; without this an unknown one was signed as B-T by
+// CAdES and PAdES and as B-B by JAdES).
+func (l Level) check() error {
+	switch l {
+	case LevelB, LevelT, LevelLT:
+		return nil
+	}
+	return fmt.Errorf("%w: conformance level %q", ErrUnsupported, string(l))
+}
+
 // Errors.
 var (
 	ErrUnsupported = errors.New("formats: unsupported")
@@ -101,6 +112,9 @@ func (s Signer) stamp(ctx context.Context, data []byte) ([]byte, error) {
 // CAdES signs content whose digest (s.Hash) is digest: a detached CAdES
 // signature at level B-B or B-T.
 func (s Signer) CAdES(ctx context.Context, digest []byte, level Level) ([]byte, error) {
+	if err := level.check(); err != nil {
+		return nil, err
+	}
 	if level == LevelLT {
 		return nil, fmt.Errorf("%w: CAdES-B-LT (use PAdES for long-term material)", ErrUnsupported)
 	}
@@ -133,6 +147,9 @@ type PDFOptions = pdf.SignOptions
 
 // PAdES signs the PDF in r (size bytes) and writes the signed PDF to w.
 func (s Signer) PAdES(ctx context.Context, r io.ReaderAt, size int64, w io.Writer, level Level, opts PDFOptions) (int64, error) {
+	if err := level.check(); err != nil {
+		return 0, err
+	}
 	doc, err := pdf.Open(r, size, pdf.Limits{MaxSize: size + 1})
 	if err != nil {
 		return 0, err
@@ -203,6 +220,9 @@ func appendUnique(list [][]byte, b []byte) [][]byte {
 // JAdES signs a JSON document: flattened JWS JSON serialization at level
 // B-B or B-T, the payload attached unless detached.
 func (s Signer) JAdES(ctx context.Context, payload []byte, level Level, detached bool) ([]byte, error) {
+	if err := level.check(); err != nil {
+		return nil, err
+	}
 	if level == LevelLT {
 		return nil, fmt.Errorf("%w: JAdES-B-LT", ErrUnsupported)
 	}

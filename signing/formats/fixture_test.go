@@ -1,0 +1,295 @@
+package formats_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+
+	"eidp/hsm"
+	"eidp/hsm/keyring"
+	"eidp/hsm/pkcs11"
+	"eidp/hsm/soft"
+	"eidp/internal/testenv"
+	"eidp/signing/ca"
+	"eidp/signing/formats"
+	"eidp/signing/tsa"
+)
+
+// tsaPolicy is a policy OID for the test TSA (UUID arc, like eidp's).
+const tsaPolicy = "2.25.301675463513418934196587113384290541822"
+
+// env is a real CA (on SQLite and a key backend) served over HTTP, so that
+// the AIA and CRL URLs in its certificates answer (pdfsig asks the OCSP
+// responder), and a TSA built from the CA's time-stamping key.
+type env struct {
+	ca       *ca.Authority
+	h        ca.Hierarchy
+	tsa      *tsa.Authority
+	tsaCert  *x509.Certificate
+	tsaChain []*x509.Certificate
+	dir      string
+	rootPEM  string // the root only
+	caPEM    string // the issuing CA
+}
+
+func softKeys(t testing.TB) hsm.KeyManager {
+	t.Helper()
+	master := make([]byte, 32)
+	rand.Read(master)
+	km, err := soft.Open(context.Background(), soft.Options{Dir: t.TempDir(), MasterKey: master})
+	if err != nil {
+		t.Fatalf("soft.Open: %v", err)
+	}
+	t.Cleanup(func() { km.Close() })
+	return km
+}
+
+func softHSMKeys(t testing.TB) hsm.KeyManager {
+	t.Helper()
+	tok := testenv.SoftHSM(t)
+	km, err := pkcs11.Open(context.Background(), pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
+	if err != nil {
+		t.Fatalf("pkcs11.Open: %v", err)
+	}
+	t.Cleanup(func() { km.Close() })
+	return km
+}
+
+// eachBackend runs test with soft keys and with a SoftHSM2 token.
+func eachBackend(t *testing.T, test func(t *testing.T, km hsm.KeyManager)) {
+	t.Run("soft", func(t *testing.T) { test(t, softKeys(t)) })
+	t.Run("softhsm2", func(t *testing.T) { test(t, softHSMKeys(t)) })
+}
+
+func newEnv(t testing.TB, km hsm.KeyManager) *env {
+	t.Helper()
+	ctx := context.Background()
+	var handler http.Handler = http.NotFoundHandler()
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := handler
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	// localhost, not 127.0.0.1: the URLs go into the certificates.
+	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+
+	d := testenv.OpenDB(t, testenv.SQLite(t))
+	ring := keyring.New(d, km)
+	a, err := ca.New(d, ring, km, ca.Config{BaseURL: base})
+	if err != nil {
+		t.Fatalf("ca.New: %v", err)
+	}
+	h, err := a.Init(ctx)
+	if err != nil {
+		t.Fatalf("ca.Init: %v", err)
+	}
+	mu.Lock()
+	handler = a.Handler()
+	mu.Unlock()
+
+	key, cert, chain, err := a.TSA(ctx)
+	if err != nil {
+		t.Fatalf("ca.TSA: %v", err)
+	}
+	policy, err := x509.ParseOID(tsaPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamper, err := tsa.New(key, cert, chain, policy)
+	if err != nil {
+		t.Fatalf("tsa.New: %v", err)
+	}
+	e := &env{ca: a, h: h, tsa: stamper, tsaCert: cert, tsaChain: chain, dir: t.TempDir()}
+	e.rootPEM = writePEM(t, e.dir, "root.pem", h.Root)
+	e.caPEM = writePEM(t, e.dir, "issuing.pem", h.Issuing)
+	return e
+}
+
+// issue makes a resident certificate and returns the formats.Signer of it.
+func (e *env) signer(t testing.TB, resident string) (formats.Signer, ca.Certificate) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := e.ca.Issue(ctx, ca.IssueRequest{ResidentID: resident, GivenName: "Tai Man", FamilyName: "Chan " + resident, Level: ca.LevelHigh})
+	if err != nil {
+		t.Fatalf("Issue(%s): %v", resident, err)
+	}
+	key, c2, err := e.ca.Signer(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("Signer(%s): %v", c.ID, err)
+	}
+	return formats.Signer{
+		Key: key, Cert: c2.Cert, Chain: c2.Chain, TSA: e.tsa,
+		TSAChain: append([]*x509.Certificate{e.tsaCert}, e.tsaChain...),
+		Revocation: func(ctx context.Context) (formats.Revocation, error) {
+			resp, err := e.ca.OCSPResponse(ctx, c2.Cert)
+			if err != nil {
+				return formats.Revocation{}, err
+			}
+			crl, err := e.ca.CRL(ctx)
+			if err != nil {
+				return formats.Revocation{}, err
+			}
+			root, err := e.ca.RootCRL(ctx)
+			if err != nil {
+				return formats.Revocation{}, err
+			}
+			return formats.Revocation{OCSPs: [][]byte{resp}, CRLs: [][]byte{crl, root}}, nil
+		},
+	}, c2
+}
+
+func writePEM(t testing.TB, dir, name string, certs ...*x509.Certificate) string {
+	t.Helper()
+	var b bytes.Buffer
+	for _, c := range certs {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return writeFile(t, dir, name, b.Bytes())
+}
+
+func writeFile(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tool finds an external validator: missing, it skips the test, or fails
+// it under CI=true.
+func tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		msg := fmt.Sprintf("%s is not installed (apt-get install %s)", name, pkg)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+// run runs a command and returns its combined output and whether it exited 0.
+func run(t testing.TB, name string, args ...string) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err == nil
+}
+
+// document is a classic-xref PDF made with fpdf: a page of text and about
+// imageBytes of incompressible image data (to make large files).
+func document(t testing.TB, imageBytes int) []byte {
+	t.Helper()
+	f := fpdf.New("P", "mm", "A4", "")
+	f.SetCreator("eidp signing/formats tests", true)
+	f.AddPage()
+	f.SetFont("Helvetica", "", 14)
+	f.Cell(40, 10, "Application for a parking permit")
+	rng := mrand.New(mrand.NewPCG(7, 11))
+	for i := 0; imageBytes > 0; i++ {
+		n := min(imageBytes, 1<<20)
+		imageBytes -= n
+		side := max(8, int(math.Sqrt(float64(n)/3)))
+		img := image.NewRGBA(image.Rect(0, 0, side, side))
+		for p := 0; p < len(img.Pix); p += 4 {
+			v := rng.Uint32()
+			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = byte(v), byte(v>>8), byte(v>>16), 255
+		}
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("img%d", i)
+		f.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, &b)
+		f.AddPage()
+		f.ImageOptions(name, 10, 10, 150, 150, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+	}
+	var out bytes.Buffer
+	if err := f.Output(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// pdfsigResult is what pdfsig says about one signature.
+type pdfsigResult struct{ field, text string }
+
+// pdfsig validates a PDF with poppler's pdfsig, trusting the env's root in
+// a fresh NSS database. Measured here (poppler 22.12): the root needs trust
+// "C,C,C", and pdfsig must run without -no-ocsp (with it every trusted
+// chain is "Unknown issue with Certificate"); the env serves the OCSP
+// responder the certificates name.
+func (e *env) pdfsig(t testing.TB, doc []byte) []pdfsigResult {
+	t.Helper()
+	bin := tool(t, "pdfsig", "poppler-utils")
+	certutil := tool(t, "certutil", "libnss3-tools")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + dir, "--empty-password"},
+		{"-A", "-d", "sql:" + dir, "-n", "root", "-t", "C,C,C", "-i", e.rootPEM},
+	} {
+		if out, ok := run(t, certutil, args...); !ok {
+			t.Fatalf("certutil %v: %s", args, out)
+		}
+	}
+	file := writeFile(t, dir, "signed.pdf", doc)
+	out, _ := run(t, bin, "-nssdir", "sql:"+dir, file)
+	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)
+	var res []pdfsigResult
+	for _, p := range parts[1:] {
+		r := pdfsigResult{text: p}
+		if m := regexp.MustCompile(`Signature Field Name: (.*)`).FindStringSubmatch(p); m != nil {
+			r.field = strings.TrimSpace(m[1])
+		}
+		res = append(res, r)
+	}
+	if len(res) == 0 {
+		t.Fatalf("pdfsig found no signature:\n%s", out)
+	}
+	return res
+}
+
+// wantValid asserts what a PAdES signature must show in pdfsig; total
+// says whether it must cover the whole file.
+func (r pdfsigResult) wantValid(t testing.TB, total bool) {
+	t.Helper()
+	for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "ETSI.CAdES.detached"} {
+		if !strings.Contains(r.text, want) {
+			t.Errorf("pdfsig, field %s: no %q in\n%s", r.field, want, r.text)
+		}
+	}
+	switch {
+	case total && !strings.Contains(r.text, "Total document signed"):
+		t.Errorf("pdfsig, field %s: not total document signed:\n%s", r.field, r.text)
+	case total && strings.Contains(r.text, "Not total document signed"):
+		t.Errorf("pdfsig, field %s: not total document signed:\n%s", r.field, r.text)
+	case !total && !strings.Contains(r.text, "Not total document signed"):
+		t.Errorf("pdfsig, field %s: total document signed, want a signed revision:\n%s", r.field, r.text)
+	}
+}
