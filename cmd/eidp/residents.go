@@ -108,6 +108,7 @@ func residentPages(ctx context.Context, cfg *config.Config, d *db.DB, ring *keyr
 	go every(ctx, log, sweepEvery, map[string]func(context.Context) (int64, error){
 		"proofing failure counters": proofer.Sweep,
 		"ended sessions":            sessions.Sweep,
+		"old signing requests":      signing.Activations.Sweep,
 	})
 	return nil
 }

@@ -77,12 +77,29 @@ func TestDeleteAccount(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		e := &erasure.Eraser{Accounts: accounts, Sessions: sessions, Vault: v}
+		// A failure to revoke the certificates stops the deletion before
+		// anything is erased; the deletion can be run again.
+		e := &erasure.Eraser{Accounts: accounts, Sessions: sessions, Vault: v,
+			RevokeCertificates: func(context.Context, string) error { return errors.New("CA down") }}
+		if err := e.DeleteAccount(ctx, r.ID); err == nil {
+			t.Fatal("DeleteAccount went on although the certificates could not be revoked")
+		}
+		if _, err := v.Get(ctx, r.ID); err != nil {
+			t.Fatalf("the vault was erased before the certificates were revoked: %v", err)
+		}
+		var revoked []string
+		e.RevokeCertificates = func(_ context.Context, residentID string) error {
+			revoked = append(revoked, residentID)
+			return nil
+		}
 		if err := e.DeleteAccount(ctx, r.ID); err != nil {
 			t.Fatalf("DeleteAccount: %v", err)
 		}
 		if _, err := accounts.Get(ctx, r.ID); !errors.Is(err, account.ErrNotFound) {
 			t.Fatalf("the account survived: %v", err)
+		}
+		if !slices.Equal(revoked, []string{r.ID}) {
+			t.Fatalf("certificates revoked for %v, want %v", revoked, r.ID)
 		}
 		if slices.Sort(ended); !slices.Equal(ended, sorted(s1.ID, s2.ID)) {
 			t.Fatalf("sessions ended %v, want %v", ended, sorted(s1.ID, s2.ID))

@@ -525,3 +525,19 @@ func contains(docs []Document, h []byte) bool {
 	_, ok := find(docs, h)
 	return ok
 }
+
+// sweepAfter is how long a request is kept after it can no longer be used:
+// long enough for a resident to see a declined or expired request on the
+// account page; the signatures made keep their own records.
+const sweepAfter = 30 * 24 * time.Hour
+
+// Sweep deletes requests that expired (unanswered, or approved and unused)
+// or were answered more than 30 days ago, and returns how many.
+func (s *Store) Sweep(ctx context.Context) (int64, error) {
+	cutoff := db.Timestamp{Time: s.clock().Add(-sweepAfter)}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM signing_requests WHERE expires_at < $1 AND (sad_expires_at IS NULL OR sad_expires_at < $1)`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("activation: sweep: %w", err)
+	}
+	return res.RowsAffected()
+}

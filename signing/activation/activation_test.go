@@ -180,6 +180,27 @@ func TestStore(t *testing.T) {
 			}
 		})
 
+		t.Run("sweep removes requests 30 days after they could last be used", func(t *testing.T) {
+			fresh, _, err := s.Create(ctx, request(rid, activation.RouteExplicit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Get(ctx, fresh.ID); err != nil {
+				t.Fatalf("a fresh request was swept: %v", err)
+			}
+			clock.Advance(31 * 24 * time.Hour)
+			n, err := s.Sweep(ctx)
+			if err != nil || n == 0 {
+				t.Fatalf("sweep: %d, %v", n, err)
+			}
+			if _, err := s.Get(ctx, fresh.ID); !errors.Is(err, activation.ErrNotFound) {
+				t.Fatalf("an old request survived the sweep: %v", err)
+			}
+		})
+
 		t.Run("records", func(t *testing.T) {
 			err := s.AddRecords(ctx, []activation.Record{{RequestID: "r", ResidentID: rid, ClientID: "tax", ClientName: "Inland Revenue",
 				CredentialID: "cred-1", CertSerial: "0a", HashOID: activation.HashOID(crypto.SHA256), Digest: digest("a"), Label: "Tax return", Format: "raw", Evidence: evidence}})

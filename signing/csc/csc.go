@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -578,7 +579,11 @@ func (s *Service) signHash(w http.ResponseWriter, r *http.Request, at provider.A
 		}
 		sigs[i] = b64(sig)
 	}
-	if err := s.record(ctx, areq, cert, docs, "raw"); err != nil {
+	raw := make([]string, len(docs))
+	for i := range raw {
+		raw[i] = "raw"
+	}
+	if err := s.record(ctx, areq, cert, docs, raw); err != nil {
 		return err
 	}
 	writeJSON(w, map[string]any{"signatures": sigs})
@@ -594,20 +599,22 @@ func (s *Service) signerError(err error) error {
 }
 
 // record stores the signatures made and logs them for the resident.
-func (s *Service) record(ctx context.Context, req activation.Request, cert ca.Certificate, docs []activation.Document, format string) error {
+func (s *Service) record(ctx context.Context, req activation.Request, cert ca.Certificate, docs []activation.Document, formats []string) error {
 	recs := make([]activation.Record, len(docs))
 	for i, d := range docs {
 		recs[i] = activation.Record{
 			RequestID: req.ID, ResidentID: req.ResidentID, ClientID: req.ClientID, ClientName: req.ClientName,
 			ClientNameZh: req.ClientNameZh, CredentialID: cert.ID, CertSerial: cert.Serial.Text(16),
-			HashOID: activation.HashOID(req.Hash), Digest: d.Hash, Label: d.Label, Format: format, Evidence: req.Evidence,
+			HashOID: activation.HashOID(req.Hash), Digest: d.Hash, Label: d.Label, Format: formats[i], Evidence: req.Evidence,
 		}
 	}
 	if err := s.Activations.AddRecords(ctx, recs); err != nil {
 		return err
 	}
 	if s.Accounts != nil {
-		detail := map[string]string{"client": req.ClientName, "documents": fmt.Sprint(len(docs)), "format": format}
+		// One event per call: the resident approved these documents together.
+		detail := map[string]string{"client": req.ClientName, "documents": fmt.Sprint(len(docs)),
+			"format": strings.Join(slices.Compact(slices.Sorted(slices.Values(formats))), ", ")}
 		if req.ClientNameZh != "" {
 			detail["client_zh"] = req.ClientNameZh
 		}

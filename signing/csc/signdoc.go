@@ -143,11 +143,9 @@ func (s *Service) signDoc(w http.ResponseWriter, r *http.Request, at provider.Ac
 			out["DocumentWithSignature"] = append(out["DocumentWithSignature"], b64(res))
 		}
 	}
-	for i := range docs {
-		// docs follow hashes' order, which is jobs' order.
-		if err := s.record(ctx, areq, cert, docs[i:i+1], recFormats[i]); err != nil {
-			return err
-		}
+	// docs follow hashes' order, which is jobs' order.
+	if err := s.record(ctx, areq, cert, docs, recFormats); err != nil {
+		return err
 	}
 	resp := map[string]any{}
 	for k, v := range out {
