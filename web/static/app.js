@@ -94,6 +94,12 @@
     return box.dataset.msgFailed;
   }
 
+  // Shared with sign.js (loaded after this file; both deferred).
+  window.eidpPasskey = {
+    post: post, requestOptions: requestOptions, credentialJSON: credentialJSON,
+    supported: supported, say: say, failure: failure
+  };
+
   function register(purpose) {
     return post('/api/passkey/register/options', { purpose: purpose }).then(function (opts) {
       return navigator.credentials.create({ publicKey: creationOptions(opts) });
