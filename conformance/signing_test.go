@@ -160,7 +160,11 @@ func TestRemoteSigning(t *testing.T) {
 	}
 	phone.setBadUV(true)
 	tb.click("#sign-approve-button")
-	tb.waitFor("the refusal", `document.querySelector("#sign-status") && document.querySelector("#sign-status").textContent.length > 0 && document.querySelector("#sign-status").textContent`)
+	// The status line says "working" first; the refusal is the error.
+	refusal := tb.waitFor("the refusal", `document.querySelector("#sign-status.error") && document.querySelector("#sign-status.error").textContent`)
+	if !strings.Contains(refusal, "did not check that it is you") {
+		t.Fatalf("the approval page's refusal says %q, not that the passkey did not verify the resident", refusal)
+	}
 	phone.setBadUV(false)
 	if status, body := cscCall(t, srv, svc, "signatures/signHash", signHash); status != http.StatusBadRequest || body["error"] != "authorization_pending" {
 		t.Fatalf("an assertion without user verification approved the request: %d %v", status, body)
