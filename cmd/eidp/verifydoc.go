@@ -259,6 +259,9 @@ func printReport(w io.Writer, path string, rep verify.Report) {
 		if !s.RevokedAt.IsZero() {
 			status += " at " + when(s.RevokedAt)
 		}
+		if s.StatusSource != "" {
+			status += " (from " + s.StatusSource + ")"
+		}
 		line("Status", status)
 		line("Coverage", s.Coverage)
 		line("Chain", strings.Join(s.Chain, " → "))

@@ -34,14 +34,36 @@
 //     else INDETERMINATE/OUT_OF_BOUNDS_NO_POE (OUT_OF_BOUNDS_NOT_REVOKED
 //     when its status is good). A key usage without digitalSignature or
 //     nonRepudiation is INDETERMINATE/CHAIN_CONSTRAINTS_FAILURE.
-//   - The signing certificate's status comes from Verifier.Status. A
-//     revocation at or before the claimed signing time is
+//   - The signing certificate's status comes from Verifier.Status; for a
+//     PDF, when there is no source or it has no answer, from the
+//     revocation data in the document's DSS (ETSI EN 319 142-1 §5.4.2,
+//     read with pdf.Document.DSS; the signature's /VRI entry included). An
+//     OCSP response (RFC 6960) counts when its CertID names the
+//     certificate and its issuer (§4.1.1) and it is signed by the issuer or
+//     by a delegated responder (§4.2.2.2: certified by the issuer,
+//     id-kp-OCSPSigning, chaining to Verifier.Roots), embedded in the
+//     response or among the DSS certificates; a CRL (RFC 5280 §5) counts
+//     when the issuer signed it and it has no critical extension (no
+//     partitioned, indirect or delta CRLs). A revocation is taken from
+//     either whenever it was issued, and wins over a source that says good;
+//     "good" only from data issued after the signature's proof of
+//     existence (TS 119 102-1 §5.2.5), or current now when there is none.
+//     SignatureReport.StatusSource says which gave the status
+//     ("status-source", "ocsp-dss", "crl-dss"). A revocation at or before
+//     the claimed signing time is
 //     TOTAL_FAILED/REVOKED; a revocation after a POE does not harm the
 //     signature; any other revocation is INDETERMINATE/REVOKED_NO_POE. No
 //     status (no source, no answer, or a certificate the source does not
 //     know) is INDETERMINATE/TRY_LATER with status "unknown": TS 119 102-1
 //     cannot pass a certificate whose status is unknown. Only the signing
 //     certificate's status is asked for, not the CA certificates'.
+//   - A PAdES signature is B-LT (EN 319 142-1 §6.3) when it is B-T, every
+//     certificate of its path, trust anchor included, is in the DSS, and
+//     the DSS's revocation data gives the signing certificate's status as
+//     above. The DSS certificates also help build the signer's and the
+//     TSA's paths. Revocation data for the CA and TSA certificates is not
+//     required or checked, and a DSS that cannot be read is named in the
+//     warnings and not used.
 //   - A PDF signature need not cover the whole file: what follows its
 //     revision is an incremental update (the signed bytes are a prefix of
 //     the file), and the report's coverage says "revision N of M". What the

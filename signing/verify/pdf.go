@@ -36,6 +36,10 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (Re
 		return Report{}, ErrNoSignature
 	}
 	rep := Report{Format: FormatPAdES, ValidationTime: v.now()}
+	// EN 319 142-1 §5.4: the DSS holds validation material (B-LT). One we
+	// cannot read is left out and named in each signature's warnings.
+	dss, dssErr := doc.DSS()
+	docDSS := parseDSS(dss.Certs, dss.OCSPs, dss.CRLs)
 
 	// Revisions, counted by the signed ones and the file's end.
 	var ends []int64
@@ -71,6 +75,12 @@ func (v *Verifier) VerifyPDF(ctx context.Context, r io.ReaderAt, size int64) (Re
 			continue
 		}
 		ev := v.pdfEvidence(r, s)
+		if dssErr != nil {
+			ev.warnings = append(ev.warnings, fmt.Sprintf("the document security store (DSS) was not used: %v", dssErr))
+		} else if ev.dss = docDSS.forSignature(dss, s.VRIKey()); ev.dss != nil {
+			// DSS certificates may complete the signer's and the TSA's paths.
+			ev.embedded = slices.Concat(ev.embedded, ev.dss.certs)
+		}
 		for _, ts := range docTimestamps {
 			if ts.reportIndex != i && s.RevisionEnd <= ts.covers {
 				ev.poe = append(ev.poe, ts.genTime)

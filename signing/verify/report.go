@@ -85,7 +85,8 @@ type SignatureReport struct {
 	Indication    Indication    `json:"indication"`
 	SubIndication SubIndication `json:"sub_indication,omitempty"`
 	Reason        string        `json:"reason,omitempty"`
-	// Level is the baseline level the signature carries: "B-B", "B-T", or
+	// Level is the baseline level the signature carries: "B-B", "B-T",
+	// "B-LT" (PAdES with its validation material in the DSS), or
 	// "document time-stamp" for a PDF document time-stamp.
 	Level        string `json:"level,omitempty"`
 	SignerName   string `json:"signer_name,omitempty"`
@@ -98,6 +99,10 @@ type SignatureReport struct {
 	// CertificateStatus is "good", "revoked" or "unknown".
 	CertificateStatus string    `json:"certificate_status,omitempty"`
 	RevokedAt         time.Time `json:"revoked_at,omitzero"`
+	// StatusSource says what gave the status: "status-source"
+	// (Verifier.Status), "ocsp-dss" or "crl-dss" (revocation data in the
+	// PDF's DSS); empty when the status is unknown.
+	StatusSource string `json:"status_source,omitempty"`
 	// Coverage is "whole document", or for an earlier PDF revision
 	// "revision N of M".
 	Coverage string `json:"coverage,omitempty"`

@@ -64,6 +64,9 @@ type evidence struct {
 	poe []time.Time
 	// warnings go to the report as they are.
 	warnings []string
+	// dss is the PDF's Document Security Store for this signature; nil
+	// for other formats or when the PDF has none.
+	dss *dssMaterial
 }
 
 // evaluate completes rep from ev (TS 119 102-1 §5.3 and §5.5, as
@@ -163,7 +166,8 @@ func (v *Verifier) judge(ctx context.Context, ev evidence, rep *SignatureReport)
 	}
 
 	// Revocation status.
-	st, statusErr := v.status(ctx, cert, issuer)
+	st, source, statusErr := v.certStatus(ctx, ev, cert, issuer, intermediates, chains, poe, now, rep)
+	rep.StatusSource = source
 	switch {
 	case statusErr != nil:
 		rep.CertificateStatus = StatusUnknown
@@ -195,6 +199,46 @@ func (v *Verifier) judge(ctx context.Context, ev evidence, rep *SignatureReport)
 }
 
 var errNoStatusSource = errors.New("no revocation status source")
+
+// certStatus asks Verifier.Status; when it is not set or has no answer,
+// the DSS's revocation data (PAdES) answers. A revocation found in the DSS
+// is kept even when the source says good: it is signed by the issuer or
+// its responder, and revocation is final (RFC 5280 §5.3.1 without
+// certificateHold). It also upgrades rep.Level from B-T to B-LT when the
+// DSS holds the whole path and usable revocation data.
+func (v *Verifier) certStatus(ctx context.Context, ev evidence, cert, issuer *x509.Certificate, intermediates *x509.CertPool,
+	chains [][]*x509.Certificate, poe, now time.Time, rep *SignatureReport) (Status, string, error) {
+	var fromDSS Status
+	var dssSource string
+	dssErr := errors.New("the document has no DSS")
+	if ev.dss != nil {
+		fromDSS, dssSource, dssErr = v.dssStatus(ev.dss, cert, issuer, intermediates, poe, now)
+		if dssErr == nil && rep.Level == "B-T" && ev.dss.hasPath(chains) {
+			rep.Level = LevelLT
+		}
+	}
+	if v.Status == nil {
+		if dssErr == nil {
+			return fromDSS, dssSource, nil
+		}
+		if ev.dss == nil {
+			return Status{}, "", errNoStatusSource
+		}
+		return Status{}, "", fmt.Errorf("%w; %w", errNoStatusSource, dssErr)
+	}
+	st, err := v.status(ctx, cert, issuer)
+	switch {
+	case err == nil && dssErr == nil && fromDSS.Revoked && !st.Revoked:
+		return fromDSS, dssSource, nil
+	case err == nil:
+		return st, StatusFromSource, nil
+	case dssErr == nil:
+		return fromDSS, dssSource, nil
+	case ev.dss == nil:
+		return Status{}, "", err
+	}
+	return Status{}, "", fmt.Errorf("%w; %w", err, dssErr)
+}
 
 // status asks the status source; a source that does not know the
 // certificate counts as no answer.
