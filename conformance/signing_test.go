@@ -114,6 +114,15 @@ func TestRemoteSigning(t *testing.T) {
 		!bytes.Contains(annexSigned, []byte("/OCSPs")) || !bytes.Contains(annexSigned, []byte("/CRLs")) {
 		t.Fatalf("PAdES-B-LT annex: pdfsig:\n%s\nDSS present: %v", out, bytes.Contains(annexSigned, []byte("/DSS")))
 	}
+	// eidp's own verifier agrees, and names the B-LT level.
+	if rep := verifyReport(t, srv, annexSigned); rep["indication"] != "TOTAL_PASSED" || firstSignature(rep)["level"] != "B-LT" {
+		t.Fatalf("POST /signing/verify on the B-LT annex: %v", rep)
+	}
+	tampered := bytes.Clone(leaseSigned)
+	tampered[len(lease)/2] ^= 1
+	if rep := verifyReport(t, srv, tampered); rep["indication"] != "TOTAL_FAILED" {
+		t.Fatalf("POST /signing/verify on a tampered PDF: %v", rep)
+	}
 	// The activation data was for one use.
 	if status, body := cscCall(t, srv, credTok, "signatures/signDoc", map[string]any{"credentialID": credID,
 		"documents": []any{map[string]any{"document": b64(lease), "signature_format": "P", "conformance_level": "Ades-B-B", "signAlgo": ecdsaSHA256OID}}}); status != http.StatusBadRequest {
@@ -264,6 +273,10 @@ func TestRemoteSigning(t *testing.T) {
 	}
 	if out, err := crlCheck(); err == nil || !strings.Contains(out, "certificate revoked") {
 		t.Fatalf("openssl verify -crl_check_all after revocation: %v\n%s", err, out)
+	}
+	// Signatures time-stamped before the revocation stay valid.
+	if rep := verifyReport(t, srv, twice); rep["indication"] != "TOTAL_PASSED" || firstSignature(rep)["certificate_status"] != "revoked" {
+		t.Fatalf("POST /signing/verify after the revocation: %v", rep)
 	}
 	// A revoked credential signs nothing and cannot be asked to.
 	if status, body := cscCall(t, srv, svc, "credentials/authorize", map[string]any{"credentialID": credID, "numSignatures": 1,
@@ -531,4 +544,23 @@ func postBytes(t *testing.T, u, contentType string, body []byte) []byte {
 		t.Fatalf("POST %s: %d %s", u, resp.StatusCode, b)
 	}
 	return b
+}
+
+// verifyReport posts a signed PDF to /signing/verify.
+func verifyReport(t *testing.T, srv *server, pdf []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(postBytes(t, srv.URL+"/signing/verify", "application/pdf", pdf), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func firstSignature(rep map[string]any) map[string]any {
+	sigs, _ := rep["signatures"].([]any)
+	if len(sigs) == 0 {
+		return map[string]any{}
+	}
+	m, _ := sigs[0].(map[string]any)
+	return m
 }
