@@ -342,8 +342,17 @@ func (r *rp) approveOAuth(tb *tab, credID string, docs []doc) string {
 	}
 	tb.click("#sign-approve-button")
 	tok, _ := r.exchange(r.callback(tb, a), a)
-	if !strings.Contains(fmt.Sprint(tok.Extra("scope")), "credential") {
-		tb.fatalf("the token response's scope is %v", tok.Extra("scope"))
+	if !strings.Contains(fmt.Sprint(tok.Extra("scope")), "credential") || tok.RefreshToken != "" {
+		tb.fatalf("the token response's scope is %v (refresh token %q)", tok.Extra("scope"), tok.RefreshToken)
+	}
+	// RFC 9396 §7.1: the token response names what was approved.
+	granted, _ := tok.Extra("authorization_details").([]any)
+	if len(granted) != 1 {
+		tb.fatalf("token response authorization_details: %v", tok.Extra("authorization_details"))
+	}
+	gd := granted[0].(map[string]any)
+	if gd["type"] != "credential" || gd["credentialID"] != credID || len(gd["documentDigests"].([]any)) != len(docs) {
+		tb.fatalf("token response authorization_details: %v", gd)
 	}
 	return tok.AccessToken
 }

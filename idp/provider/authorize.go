@@ -500,7 +500,11 @@ func (p *Provider) toLogin(w http.ResponseWriter, r *http.Request, id string, a 
 // complete issues the authorization code for a request the resident has
 // consented to and returns the redirect to the client (RFC 9207: with iss).
 func (p *Provider) complete(ctx context.Context, c client.Client, id string, a authzParams, sess session.Session, items []claims.Item) (redirect, grantID string, err error) {
-	gc, err := json.Marshal(grantClaims{Items: items, Locale: a.Locale})
+	details, err := signingDetails(a.Signing)
+	if err != nil {
+		return "", "", err
+	}
+	gc, err := json.Marshal(grantClaims{Items: items, Locale: a.Locale, AuthorizationDetails: details})
 	if err != nil {
 		return "", "", err
 	}

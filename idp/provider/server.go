@@ -168,7 +168,13 @@ func (p *Provider) tokenResponse(ctx context.Context, c client.Client, g grant.G
 	}
 	out := tokenBody{AccessToken: at, TokenType: tokenTypeBearer, ExpiresIn: int64(exp.Sub(p.now()).Seconds()),
 		IDToken: idt, Scope: g.Scope}
-	if withRefresh && c.HasGrant(client.GrantRefreshToken) {
+	gc, err := decodeGrantClaims(g)
+	if err != nil {
+		return nil, serverError(p, ctx, "grant claims", err)
+	}
+	out.AuthorizationDetails = gc.AuthorizationDetails
+	// A credential authorization is for one signature call: no refresh.
+	if withRefresh && c.HasGrant(client.GrantRefreshToken) && len(gc.AuthorizationDetails) == 0 {
 		if out.RefreshToken, err = p.Grants.IssueRefresh(ctx, g.ID, p.opts.RefreshTokenLifetime); err != nil {
 			return nil, serverError(p, ctx, "refresh token", err)
 		}
@@ -184,6 +190,8 @@ type tokenBody struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// AuthorizationDetails: RFC 9396 §7.1, for credential authorizations.
+	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // RefreshToken (RFC 6749 §6, OIDC Core §12). Public clients get a new

@@ -216,3 +216,19 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, token string) (AccessT
 	}
 	return out, nil
 }
+
+// signingDetails is the RFC 9396 form of an approved credential
+// authorization, for the token response (nil for other requests).
+func signingDetails(a *interaction.SigningAuthorization) (json.RawMessage, error) {
+	if a == nil {
+		return nil, nil
+	}
+	d := cscDetails{Type: authzDetailsType, CredentialID: a.CredentialID, HashAlgorithmOID: a.HashAlgorithmOID, Description: a.Description}
+	for _, doc := range a.Documents {
+		d.DocumentDigests = append(d.DocumentDigests, struct {
+			Hash  string `json:"hash"`
+			Label string `json:"label"`
+		}{base64.StdEncoding.EncodeToString(doc.Hash), doc.Label})
+	}
+	return json.Marshal([]cscDetails{d})
+}

@@ -24,6 +24,10 @@ import (
 type grantClaims struct {
 	Items  []claims.Item `json:"items"`            // consented claims, with where they were asked for
 	Locale string        `json:"locale,omitempty"` // the resident's language at consent
+	// AuthorizationDetails are the RFC 9396 authorization details the
+	// resident approved (a credential authorization), returned in the
+	// token response (§7.1).
+	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // accessClaims are the claims of our access tokens (RFC 9068 §2.2).
