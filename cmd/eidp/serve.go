@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		metrics.Middleware(),
 		httpx.Recover(log),
 		httpx.SecurityHeaders(httpx.SecurityHeaderOptions{HSTS: httpsIssuer(cfg)}),
-		httpx.LimitBody(cfg.MaxBodyBytes),
+		httpx.LimitBody(cfg.MaxBodyBytes, documentBodyLimits(cfg)...),
 	)
 	opts := httpx.ServerOptions{
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,

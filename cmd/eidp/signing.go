@@ -14,6 +14,7 @@ import (
 	"eidp/idp/provider"
 	"eidp/internal/config"
 	"eidp/internal/db"
+	"eidp/internal/httpx"
 	"eidp/signing/activation"
 	"eidp/signing/ca"
 	"eidp/signing/csc"
@@ -31,9 +32,6 @@ type signingParts struct {
 // tsaPolicy is the time-stamping policy of eidp's TSA: an OID in the UUID
 // arc (ITU-T X.667), like the CA's certificate policy.
 const tsaPolicy = "2.25.301675463513418934196587113384290541822"
-
-// maxVerifyBytes bounds a document posted to /signing/verify.
-const maxVerifyBytes = 32 << 20
 
 // caConfig is the CA's configuration from eidp's.
 func caConfig(cfg *config.Config) ca.Config {
@@ -79,7 +77,7 @@ func signingServices(ctx context.Context, cfg *config.Config, d *db.DB, ring *ke
 			zh, _ := c.Localized("zh-Hant")
 			return en, zh, nil
 		},
-	}, csc.Options{Issuer: cfg.Issuer})
+	}, csc.Options{Issuer: cfg.Issuer, MaxDocument: cfg.MaxDocumentBytes})
 	if err != nil {
 		return signingParts{}, err
 	}
@@ -91,7 +89,19 @@ func signingServices(ctx context.Context, cfg *config.Config, d *db.DB, ring *ke
 	verifier := &verify.Verifier{Roots: x509.NewCertPool(), Intermediates: x509.NewCertPool(), Status: verify.AuthorityStatus(authority, h.Root, h.Issuing)}
 	verifier.Roots.AddCert(h.Root)
 	verifier.Intermediates.AddCert(h.Issuing)
-	mux.Handle("POST /signing/verify", verify.Handler(verifier, maxVerifyBytes))
+	mux.Handle("POST /signing/verify", verify.Handler(verifier, cfg.MaxDocumentBytes))
 	prov.Signing = svc
 	return signingParts{CA: authority, Activations: activations, CSC: svc}, nil
+}
+
+// documentBodyLimits lets the two endpoints that take whole documents read
+// bodies larger than max_body_bytes: signDoc's JSON carries documents in
+// base64 (4/3 of their size, with room for the rest of the request); the
+// handlers check the documents themselves against max_document_bytes.
+func documentBodyLimits(cfg *config.Config) []httpx.PathLimit {
+	signDoc := cfg.MaxDocumentBytes*4/3 + 64<<10
+	return []httpx.PathLimit{
+		{Path: csc.Prefix + "signatures/signDoc", Max: max(cfg.MaxBodyBytes, signDoc)},
+		{Path: "/signing/verify", Max: max(cfg.MaxBodyBytes, cfg.MaxDocumentBytes+64<<10)},
+	}
 }

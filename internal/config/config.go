@@ -53,6 +53,9 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	MaxHeaderBytes    int
 	MaxBodyBytes      int64
+	// MaxDocumentBytes is the largest document signed (CSC signDoc) or
+	// verified (/signing/verify).
+	MaxDocumentBytes int64
 
 	MetricsAddr    string
 	TrustedProxies string
@@ -106,6 +109,7 @@ func Defaults() *Config {
 		ShutdownTimeout:   30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		MaxBodyBytes:      1 << 20,
+		MaxDocumentBytes:  32 << 20,
 
 		PasskeyAttestation:         "none",
 		PasskeyAllowZeroAAGUID:     true,

@@ -160,6 +160,8 @@ var settings = []setting{
 		bind: func(c *Config) value { return intValue{&c.MaxHeaderBytes} }},
 	{Key: "max_body_bytes", Help: "HTTP: largest accepted request body, in bytes (endpoints may set lower limits)",
 		bind: func(c *Config) value { return int64Value{&c.MaxBodyBytes} }},
+	{Key: "max_document_bytes", Help: "signing: largest document accepted by CSC signDoc and /signing/verify, in bytes (their request bodies may be larger than max_body_bytes by this much, base64 included)",
+		bind: func(c *Config) value { return int64Value{&c.MaxDocumentBytes} }},
 	{Key: "trusted_proxies", Help: "comma-separated IPs/CIDRs of our own reverse proxies; only from them is X-Forwarded-For believed (rate limits and proofing lockouts key on the client address)",
 		bind: func(c *Config) value { return stringValue{&c.TrustedProxies} }},
 	{Key: "webauthn_rp_id", Help: "passkeys: the WebAuthn relying-party ID, a registrable domain (default: the issuer's host); changing it orphans every passkey",

@@ -126,6 +126,12 @@ var rules = []rule{
 		}
 		return ""
 	}},
+	{"max_document_bytes", func(c *Config) string {
+		if c.MaxDocumentBytes < 1024 || c.MaxDocumentBytes > 1<<30 {
+			return "must be between 1024 and 1073741824"
+		}
+		return ""
+	}},
 	{"trusted_proxies", func(c *Config) string {
 		if _, err := httpx.ParseTrustedProxies(c.TrustedProxies); err != nil {
 			return err.Error()

@@ -106,6 +106,31 @@ func TestLimitBodyRefusesLargeBodies(t *testing.T) {
 	}
 }
 
+func TestLimitBodyAllowsMoreOnNamedPaths(t *testing.T) {
+	var n int
+	h := LimitBody(1024, PathLimit{Path: "/documents", Max: 4096})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		n = len(b)
+	}))
+	for _, tc := range []struct {
+		path string
+		size int
+		want int
+	}{{"/documents", 3000, http.StatusOK}, {"/documents", 5000, http.StatusRequestEntityTooLarge},
+		{"/other", 3000, http.StatusRequestEntityTooLarge}, {"/documents/x", 3000, http.StatusRequestEntityTooLarge}} {
+		rr := httptest.NewRecorder()
+		n = 0
+		h.ServeHTTP(rr, httptest.NewRequest("POST", tc.path, strings.NewReader(strings.Repeat("a", tc.size))))
+		if rr.Code != tc.want || tc.want == http.StatusOK && n != tc.size {
+			t.Errorf("%s with %d bytes: status %d (read %d), want %d", tc.path, tc.size, rr.Code, n, tc.want)
+		}
+	}
+}
+
 func TestMetricsCountByRoutePatternNotPath(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)

@@ -126,20 +126,34 @@ func SecurityHeaders(opts SecurityHeaderOptions) Middleware {
 }
 
 // LimitBody caps request bodies at max bytes; a handler reading more gets an
-// error (*http.MaxBytesError), and requests that announce a larger
-// Content-Length are refused before the handler runs.
-func LimitBody(max int64) Middleware {
+// error that IsBodyTooLarge recognises, and a declared Content-Length above
+// the cap is refused with 413 before the handler runs. larger names exact
+// request paths allowed a larger body (documents to sign or verify), whose
+// handlers apply their own, tighter checks.
+func LimitBody(max int64, larger ...PathLimit) Middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > max {
+			limit := max
+			for _, l := range larger {
+				if r.URL.Path == l.Path {
+					limit = l.Max
+				}
+			}
+			if r.ContentLength > limit {
 				WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request",
-					fmt.Sprintf("request body larger than %d bytes", max))
+					fmt.Sprintf("request body larger than %d bytes", limit))
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, max)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// PathLimit is a body limit for one request path.
+type PathLimit struct {
+	Path string
+	Max  int64
 }
 
 // IsBodyTooLarge reports whether err came from reading past LimitBody's cap.
