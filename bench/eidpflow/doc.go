@@ -36,7 +36,18 @@
 // start it with ceremony_rate_limit=0 and token_rate_limit=0
 // (EIDP_CEREMONY_RATE_LIMIT=0, EIDP_TOKEN_RATE_LIMIT=0).
 //
+// sign-hash and pades measure remote signing (CSC API v2, signing/csc):
+// Setup logs residents in with scope "openid service", asks
+// credentials/authorize for one digest per future iteration and approves
+// each request through the approval page's JSON API with the seeded
+// passkey, so that every measured iteration holds a pre-authorised,
+// single-use SAD. sign-hash posts signatures/signHash and verifies the
+// signature with the certificate's key; pades posts signatures/signDoc
+// with a generated PDF (1 MB by default) at PAdES-B-T and checks the signed
+// PDF's new signature. Residents need certificates: `eidp dev seed
+// --certificates`. Details in signing.go.
+//
 // Flags (besides bench/oauth's -issuer, -client-id, -client-secret and
 // -client-secret-file): -key-seed, -residents, -first-resident,
-// -redirect-uri.
+// -redirect-uri; for the signing scenarios -sads, -pdf, -pdf-size.
 package eidpflow

@@ -21,8 +21,8 @@ const (
 )
 
 // BenchClient returns the bench client's metadata: confidential
-// (client_secret_basic), authorization code only, LoginScopes and
-// VaultScopes, BenchRedirectURI.
+// (client_secret_basic), authorization code only, LoginScopes,
+// VaultScopes and SigningScopes, BenchRedirectURI.
 func BenchClient(id string) client.Client {
 	return client.Client{
 		ClientID:                id,
@@ -30,8 +30,8 @@ func BenchClient(id string) client.Client {
 		RedirectURIs:            []string{BenchRedirectURI},
 		GrantTypes:              []string{client.GrantAuthorizationCode},
 		TokenEndpointAuthMethod: client.AuthClientSecretBasic,
-		Scope:                   strings.Join(append(LoginScopes(), VaultScopes()...), " "),
-		Purpose:                 "Measures how many residents can log in and release vault data per second (development only).",
+		Scope:                   strings.Join(append(append(LoginScopes(), VaultScopes()...), SigningScopes()...), " "),
+		Purpose:                 "Measures how many residents can log in, release vault data and sign per second (development only).",
 	}
 }
 

@@ -24,6 +24,18 @@
 // vault.Put, so they are encrypted under a data key wrapped by the
 // vault-kek, exactly as a resident's own.
 //
+// With Options.Certificates (`eidp dev seed --certificates`) every resident
+// is at assurance level high and holds a signing certificate of eidp's CA,
+// issued through ca.Authority.Issue exactly as the enrolment page does (ETSI
+// EN 319 412-2 profile, key generated in the key backend and kept wrapped
+// under the signing-kek key), and the consent also covers the CSC API's
+// "service" scope, so that a service token for credentials/list and
+// credentials/authorize comes from a login without the consent page (the
+// load generator's sign-hash and pades scenarios). Result.IssueTime is the
+// wall time of the issuance alone: the CA's certificates-per-second figure.
+// The enrolment's fresh passkey check is skipped, which is another reason
+// this package exists only for development.
+//
 // A run is idempotent: residents are written in batches of one transaction
 // each, those that exist are skipped (their missing consent or vault
 // attributes completed), so a later run with more residents extends the

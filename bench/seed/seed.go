@@ -21,6 +21,7 @@ import (
 	"eidp/idp/passkey/passkeytest"
 	"eidp/idp/proofing"
 	"eidp/internal/db"
+	"eidp/signing/ca"
 	"eidp/vault"
 	"eidp/vault/attr"
 )
@@ -60,6 +61,11 @@ type Options struct {
 	ClientID string
 	// Vault gives every resident five vault attributes (VaultAttributes).
 	Vault bool
+	// Certificates raises every resident to assurance level high, issues
+	// each a signing certificate through Deps.CA (unless they hold a valid
+	// one) and adds SigningScopes' "service" to the consent: what the load
+	// generator's sign-hash and pades scenarios need.
+	Certificates bool
 	// BatchSize is how many residents one transaction writes (default
 	// DefaultBatchSize).
 	BatchSize int
@@ -75,6 +81,8 @@ type Options struct {
 type Progress struct {
 	Done, Total int
 	Elapsed     time.Duration
+	// Certificates is how many certificates have been issued so far.
+	Certificates int
 }
 
 // Deps are the stores a run writes to.
@@ -83,6 +91,10 @@ type Deps struct {
 	// Vault is required with Options.Vault (opened like `eidp serve` does,
 	// with the vault-kek key in the keyring).
 	Vault *vault.Vault
+	// CA is required with Options.Certificates: the certification
+	// authority `eidp serve` uses (same database and key backend), with
+	// its hierarchy initialised.
+	CA *ca.Authority
 }
 
 // Result counts what a run wrote.
@@ -92,6 +104,12 @@ type Result struct {
 	Credentials int // passkeys stored
 	Consents    int // consents saved (new or widened)
 	Attributes  int // vault attributes written
+	// Certificates is how many signing certificates were issued, and
+	// IssueTime the wall time their issuance took (ca.Authority.Issue,
+	// Options.Workers at once; the level and current-certificate checks
+	// before it are not counted). Zero without Options.Certificates.
+	Certificates int
+	IssueTime    time.Duration
 }
 
 // LoginScopes are the scopes the login-flow scenario asks for; every
@@ -103,6 +121,12 @@ func LoginScopes() []string { return []string{"openid", claims.ScopeProfile} }
 func VaultScopes() []string {
 	return []string{attr.ScopeAddress, attr.ScopePhone, attr.ScopeEmail, attr.ScopeOccupation, attr.ScopeEmergencyContact}
 }
+
+// SigningScopes are the remote-signing scopes (CSC API v2, signing/csc):
+// "service" for the credential listing and credentials/authorize, which
+// the seeded consent covers with Options.Certificates, and "credential"
+// for the OAuth route, which the resident approves per request.
+func SigningScopes() []string { return []string{"service", "credential"} }
 
 // IDNumber is the Hong Kong identity card number of resident index, in the
 // canonical form proofing stores: "Z", six digits, and the check digit
@@ -181,6 +205,8 @@ func (o *Options) check(d Deps) error {
 		return fmt.Errorf("%w: no client to consent to", ErrOptions)
 	case o.Vault && d.Vault == nil:
 		return fmt.Errorf("%w: vault attributes asked for without a vault", ErrOptions)
+	case o.Certificates && d.CA == nil:
+		return fmt.Errorf("%w: certificates asked for without a CA", ErrOptions)
 	case o.BatchSize < 0 || o.Workers < 0:
 		return fmt.Errorf("%w: batch size and workers cannot be negative", ErrOptions)
 	}
@@ -208,6 +234,9 @@ func Run(ctx context.Context, d Deps, opts Options) (Result, error) {
 	if opts.Vault {
 		scopes = append(scopes, VaultScopes()...)
 	}
+	if opts.Certificates {
+		scopes = append(scopes, SigningScopes()[0]) // "service"; "credential" is approved per request
+	}
 	var names []string // the claims the scopes ask for, all consented to
 	for _, it := range claims.Requested(scopes, claims.Request{}, false) {
 		names = append(names, it.Name)
@@ -224,7 +253,7 @@ func Run(ctx context.Context, d Deps, opts Options) (Result, error) {
 		for i := range batch {
 			batch[i] = population.Derive(opts.KeySeed, first+i)
 		}
-		created, creds, err := writeAccounts(ctx, d.DB, accounts, batch)
+		created, creds, err := writeAccounts(ctx, d.DB, accounts, batch, opts.level())
 		if err != nil {
 			return res, err
 		}
@@ -237,16 +266,33 @@ func Run(ctx context.Context, d Deps, opts Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		if opts.Certificates {
+			issued, took, err := issueCertificates(ctx, d.CA, accounts, opts.Workers, batch)
+			res.Certificates += issued
+			res.IssueTime += took
+			if err != nil {
+				return res, err
+			}
+		}
 		if opts.Progress != nil {
-			opts.Progress(Progress{Done: first + n, Total: opts.Residents, Elapsed: time.Since(start)})
+			opts.Progress(Progress{Done: first + n, Total: opts.Residents, Elapsed: time.Since(start), Certificates: res.Certificates})
 		}
 	}
 	return res, nil
 }
 
-// writeAccounts creates the batch's missing residents and passkeys in one
-// transaction and returns how many of each it wrote.
-func writeAccounts(ctx context.Context, d *db.DB, accounts *account.Store, batch []population.Resident) (created, creds int, err error) {
+// level is the assurance level new residents are created at: high when
+// they get signing certificates (ca.LevelHigh), else substantial.
+func (o *Options) level() string {
+	if o.Certificates {
+		return ca.LevelHigh
+	}
+	return string(proofing.Substantial)
+}
+
+// writeAccounts creates the batch's missing residents (at level) and
+// passkeys in one transaction and returns how many of each it wrote.
+func writeAccounts(ctx context.Context, d *db.DB, accounts *account.Store, batch []population.Resident, level string) (created, creds int, err error) {
 	idNumbers := make([]string, len(batch))
 	for i, r := range batch {
 		if idNumbers[i], err = IDNumber(r.Index); err != nil {
@@ -273,7 +319,7 @@ func writeAccounts(ctx context.Context, d *db.DB, accounts *account.Store, batch
 			case ok && id != r.ID:
 				return fmt.Errorf("%w (resident %d, %s)", ErrOtherSeed, r.Index, proofing.FormatIDNumber(idNumbers[i]))
 			case !ok:
-				if err := insertResident(ctx, tx, accounts, r.ID, profile(r.Index, idNumbers[i])); err != nil {
+				if err := insertResident(ctx, tx, accounts, r.ID, profile(r.Index, idNumbers[i]), level); err != nil {
 					return err
 				}
 				created++
@@ -312,8 +358,8 @@ func writeAccounts(ctx context.Context, d *db.DB, accounts *account.Store, batch
 // insertResident creates the account under the derived ID (the load
 // generator must know it: it is the passkey's user handle) in the batch's
 // transaction.
-func insertResident(ctx context.Context, tx *sql.Tx, accounts *account.Store, id string, p account.Profile) error {
-	if _, err := accounts.CreateTx(ctx, tx, id, p, string(proofing.Substantial), map[string]string{"via": "seed"}); err != nil {
+func insertResident(ctx context.Context, tx *sql.Tx, accounts *account.Store, id string, p account.Profile, level string) error {
+	if _, err := accounts.CreateTx(ctx, tx, id, p, level, map[string]string{"via": "seed"}); err != nil {
 		return fmt.Errorf("insert resident: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"eidp/bench/seed"
 	"eidp/internal/testenv"
 )
 
@@ -68,6 +69,7 @@ func TestDevSeedRefusesProductionAndBadFlags(t *testing.T) {
 		want string
 	}{
 		{"production", production, []string{"seed", "--residents", "3", "--key-seed", devKeySeed}, "refused with env=production"},
+		{"certificates in production", production, []string{"seed", "--residents", "3", "--key-seed", devKeySeed, "--certificates"}, "refused with env=production"},
 		{"no subcommand", dev, nil, "dev needs a subcommand"},
 		{"an unknown subcommand", dev, []string{"grow"}, `unknown dev subcommand "grow"`},
 		{"no key seed", dev, []string{"seed", "--residents", "3"}, "--key-seed"},
@@ -75,6 +77,7 @@ func TestDevSeedRefusesProductionAndBadFlags(t *testing.T) {
 		{"no residents", dev, []string{"seed", "--key-seed", devKeySeed}, "--residents must be 1 to 1000000"},
 		{"too many residents", dev, []string{"seed", "--residents", "1000001", "--key-seed", devKeySeed}, "--residents must be"},
 		{"a zero batch", dev, []string{"seed", "--residents", "3", "--key-seed", devKeySeed, "--batch", "0"}, "--batch must be positive"},
+		{"no workers", dev, []string{"seed", "--residents", "3", "--key-seed", devKeySeed, "--workers", "0", "--certificates"}, "--workers must be positive"},
 		{"an extra argument", dev, []string{"seed", "--residents", "3", "--key-seed", devKeySeed, "more"}, "unexpected arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,5 +90,35 @@ func TestDevSeedRefusesProductionAndBadFlags(t *testing.T) {
 	// Nothing was written: not even a database.
 	if _, err := os.Stat(filepath.Join(data, "eidp.db")); !os.IsNotExist(err) {
 		t.Fatalf("a refused command created the database: %v", err)
+	}
+}
+
+func TestDevSeedIssuesCertificates(t *testing.T) {
+	idNumber, err := seed.IDNumber(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range setups(t) {
+		t.Run(s.name, func(t *testing.T) {
+			out, _ := runSplit(t, s.env, "dev", "seed", "--residents", "3", "--key-seed", devKeySeed, "--certificates", "--workers", "2")
+			issued := regexp.MustCompile(`(?m)^certificates: 3 issued in [0-9.]+m?s \([0-9.]+/s, 2 at once, key backend (soft|pkcs11)\)$`)
+			if !issued.MatchString(out) || !strings.Contains(out, "residents 3/3, 3 certificates issued") ||
+				!strings.Contains(out, "done: 3 residents created, 0 already there; 3 passkeys, 3 consents, 0 vault attributes written") {
+				t.Fatalf("seeding with certificates:\n%s", out)
+			}
+			// The bench client may ask for the signing scopes.
+			if show := runOK(t, s.env, "clients", "show", "eidp-bench"); !strings.Contains(show, "service credential") {
+				t.Errorf("bench client:\n%s", show)
+			}
+			// The CA the server will run holds them: revoking one works, and
+			// the next run replaces it, and only it.
+			if rev := runOK(t, s.env, "ca", "revoke", "--id-number", idNumber, "--reason", "cessationOfOperation", "--actor", "test"); !strings.Contains(rev, "1 certificate(s) revoked") {
+				t.Fatalf("revoking resident 1's certificate:\n%s", rev)
+			}
+			out, _ = runSplit(t, s.env, "dev", "seed", "--residents", "3", "--key-seed", devKeySeed, "--certificates")
+			if !strings.Contains(out, "certificates: 1 issued in") || !strings.Contains(out, "0 residents created, 3 already there") {
+				t.Fatalf("a run after a revocation:\n%s", out)
+			}
+		})
 	}
 }
