@@ -8,18 +8,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
-	"math"
-	"math/rand/v2"
 	"net/http"
-	"time"
-
-	"github.com/go-pdf/fpdf"
 
 	"eidp/bench/loadgen"
 	"eidp/signing/cms"
 	"eidp/signing/pdf"
+	"eidp/signing/pdf/pdftest"
 )
 
 // PDF sizes.
@@ -31,51 +25,28 @@ const (
 	MaxPDFSize = 32 << 20
 )
 
-// pdfTime is the generated document's creation and modification date, so
-// that the same size gives the same bytes.
-var pdfTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // GeneratePDF makes a deterministic PDF of about size bytes (within a few
 // kilobytes; at least about 2 KB): one page of text, then pages of
 // incompressible images, like a scanned document. The same size always
 // gives the same bytes.
 func GeneratePDF(size int) ([]byte, error) {
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetCreationDate(pdfTime)
-	f.SetModificationDate(pdfTime)
-	f.SetCatalogSort(true)
-	f.SetCreator("eidp load generator (bench/eidpflow)", true)
-	f.AddPage()
-	f.SetFont("Helvetica", "", 14)
-	f.Cell(40, 10, fmt.Sprintf("A %d-byte document for the pades scenario of eidp's load generator.", size))
-	// The text page and the structure take about 1.6 KB; every image adds
-	// its PNG data stream (deflate of random pixels: about its raw size)
-	// and a few hundred bytes.
-	rng := rand.New(rand.NewPCG(uint64(size), 0x5eed))
-	left := size - 1700
-	for i := 0; left > 1024; i++ {
-		n := min(left, 512<<10)
-		left -= n + 400
-		side := max(8, int(math.Sqrt(float64(n)/3)))
-		img := image.NewRGBA(image.Rect(0, 0, side, side))
-		for p := 0; p < len(img.Pix); p += 4 {
-			v := rng.Uint32()
-			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = byte(v), byte(v>>8), byte(v>>16), 255
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			return nil, err
-		}
-		name := fmt.Sprintf("scan%d", i)
-		f.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, &b)
-		f.AddPage()
-		f.ImageOptions(name, 10, 10, 150, 150, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
+	// The text page and the structure take about 1.7 KB; every image page
+	// adds its PNG stream (deflate of random pixels: about its raw size)
+	// and pdftest.PageOverhead.
+	const chunk = 512 << 10
+	images := 0
+	if rest := size - 1700; rest > 1024 {
+		pages := (rest + chunk + pdftest.PageOverhead - 1) / (chunk + pdftest.PageOverhead)
+		images = rest - pages*pdftest.PageOverhead
 	}
-	var out bytes.Buffer
-	if err := f.Output(&out); err != nil {
+	doc, err := pdftest.Document(pdftest.Options{
+		Title:      fmt.Sprintf("A %d-byte document for the pades scenario of eidp's load generator.", size),
+		ImageBytes: images, ChunkBytes: chunk, Seed: uint64(size),
+	})
+	if err != nil {
 		return nil, fmt.Errorf("eidpflow: generate a PDF: %w", err)
 	}
-	return out.Bytes(), nil
+	return doc, nil
 }
 
 // PAdES is the pades scenario: CSC signatures/signDoc making a PAdES

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"eidp/signing/pdf/pdftest"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,8 +19,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-pdf/fpdf"
 
 	"eidp/hsm/keyring"
 	"eidp/hsm/soft"
@@ -328,15 +327,11 @@ func sha(s string) []byte { d := sha256.Sum256([]byte(s)); return d[:] }
 // document is a one-page PDF saying text.
 func document(t testing.TB, text string) []byte {
 	t.Helper()
-	p := fpdf.New("P", "mm", "A4", "")
-	p.AddPage()
-	p.SetFont("Helvetica", "", 14)
-	p.Cell(40, 10, text)
-	var out bytes.Buffer
-	if err := p.Output(&out); err != nil {
+	b, err := pdftest.Document(pdftest.Options{Title: text})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Bytes()
+	return b
 }
 
 // handPDF is a minimal classic-xref PDF with extra trailer entries (for an

@@ -5,12 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"eidp/signing/pdf/pdftest"
 	"encoding/pem"
 	"fmt"
-	"image"
-	"image/png"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,8 +18,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-pdf/fpdf"
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
@@ -206,35 +201,11 @@ func run(t testing.TB, name string, args ...string) (string, bool) {
 // imageBytes of incompressible image data (to make large files).
 func document(t testing.TB, imageBytes int) []byte {
 	t.Helper()
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetCreator("eidp signing/formats tests", true)
-	f.AddPage()
-	f.SetFont("Helvetica", "", 14)
-	f.Cell(40, 10, "Application for a parking permit")
-	rng := mrand.New(mrand.NewPCG(7, 11))
-	for i := 0; imageBytes > 0; i++ {
-		n := min(imageBytes, 1<<20)
-		imageBytes -= n
-		side := max(8, int(math.Sqrt(float64(n)/3)))
-		img := image.NewRGBA(image.Rect(0, 0, side, side))
-		for p := 0; p < len(img.Pix); p += 4 {
-			v := rng.Uint32()
-			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = byte(v), byte(v>>8), byte(v>>16), 255
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			t.Fatal(err)
-		}
-		name := fmt.Sprintf("img%d", i)
-		f.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, &b)
-		f.AddPage()
-		f.ImageOptions(name, 10, 10, 150, 150, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-	}
-	var out bytes.Buffer
-	if err := f.Output(&out); err != nil {
+	b, err := pdftest.Document(pdftest.Options{Title: "Application for a parking permit", ImageBytes: imageBytes, Seed: 7})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Bytes()
+	return b
 }
 
 // pdfsigResult is what pdfsig says about one signature.

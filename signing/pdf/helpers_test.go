@@ -6,11 +6,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"eidp/signing/pdf/pdftest"
 	"fmt"
-	"image"
-	"image/png"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-pdf/fpdf"
 
 	"eidp/signing/cms"
 	"eidp/signing/cms/cmstest"
@@ -45,37 +40,11 @@ func requireTool(t testing.TB, tool, pkg string) string {
 // about imageBytes of incompressible images (to make large files).
 func fpdfDocument(t testing.TB, pages, imageBytes int) []byte {
 	t.Helper()
-	f := fpdf.New("P", "mm", "A4", "")
-	f.SetCreator("eidp signing/pdf tests", true)
-	for i := range pages {
-		f.AddPage()
-		f.SetFont("Helvetica", "", 14)
-		f.Cell(40, 10, fmt.Sprintf("Page %d: test document for signing/pdf.", i+1))
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; imageBytes > 0; i++ {
-		n := min(imageBytes, 1<<20)
-		imageBytes -= n
-		side := max(8, int(math.Sqrt(float64(n)/3)))
-		img := image.NewRGBA(image.Rect(0, 0, side, side))
-		for p := 0; p < len(img.Pix); p += 4 {
-			v := rng.Uint32()
-			img.Pix[p], img.Pix[p+1], img.Pix[p+2], img.Pix[p+3] = byte(v), byte(v>>8), byte(v>>16), 255
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			t.Fatal(err)
-		}
-		name := fmt.Sprintf("img%d", i)
-		f.RegisterImageOptionsReader(name, fpdf.ImageOptions{ImageType: "PNG"}, &b)
-		f.AddPage()
-		f.ImageOptions(name, 10, 10, 150, 150, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
-	}
-	var out bytes.Buffer
-	if err := f.Output(&out); err != nil {
+	b, err := pdftest.Document(pdftest.Options{Title: "Test document for signing/pdf", Pages: pages, ImageBytes: imageBytes, Seed: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Bytes()
+	return b
 }
 
 // qpdfObjectStreams rewrites pdf with object streams and an xref stream.

@@ -7,12 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"eidp/signing/pdf/pdftest"
 	"math/big"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-pdf/fpdf"
 
 	"eidp/signing/cms"
 	"eidp/signing/cms/cmstest"
@@ -143,15 +142,11 @@ func (f *fixture) addTimestamp(t *testing.T, sd []byte) []byte {
 // basePDF is a one-page unsigned PDF.
 func basePDF(t *testing.T) []byte {
 	t.Helper()
-	p := fpdf.New("P", "mm", "A4", "")
-	p.AddPage()
-	p.SetFont("Helvetica", "", 14)
-	p.Cell(40, 10, "Application for a parking permit")
-	var out bytes.Buffer
-	if err := p.Output(&out); err != nil {
+	b, err := pdftest.Document(pdftest.Options{Title: "Application for a parking permit"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return out.Bytes()
+	return b
 }
 
 // pades adds a PAdES signature to doc.
