@@ -7,13 +7,11 @@ import (
 	"crypto/x509"
 	"eidp/signing/pdf/pdftest"
 	"encoding/pem"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -173,21 +171,6 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 	return p
 }
 
-// tool finds an external validator: missing, it skips the test, or fails
-// it under CI=true.
-func tool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("%s is not installed (apt-get install %s)", name, pkg)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
-
 // run runs a command and returns its combined output and whether it exited 0.
 func run(t testing.TB, name string, args ...string) (string, bool) {
 	t.Helper()
@@ -208,59 +191,9 @@ func document(t testing.TB, imageBytes int) []byte {
 	return b
 }
 
-// pdfsigResult is what pdfsig says about one signature.
-type pdfsigResult struct{ field, text string }
-
-// pdfsig validates a PDF with poppler's pdfsig, trusting the env's root in
-// a fresh NSS database. Measured here (poppler 22.12): the root needs trust
-// "C,C,C", and pdfsig must run without -no-ocsp (with it every trusted
-// chain is "Unknown issue with Certificate"); the env serves the OCSP
-// responder the certificates name.
-func (e *env) pdfsig(t testing.TB, doc []byte) []pdfsigResult {
+// pdfsig validates a PDF with poppler's pdfsig, trusting the env's root;
+// the env serves the OCSP responder the certificates name.
+func (e *env) pdfsig(t testing.TB, doc []byte) []pdftest.Result {
 	t.Helper()
-	bin := tool(t, "pdfsig", "poppler-utils")
-	certutil := tool(t, "certutil", "libnss3-tools")
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"-N", "-d", "sql:" + dir, "--empty-password"},
-		{"-A", "-d", "sql:" + dir, "-n", "root", "-t", "C,C,C", "-i", e.rootPEM},
-	} {
-		if out, ok := run(t, certutil, args...); !ok {
-			t.Fatalf("certutil %v: %s", args, out)
-		}
-	}
-	file := writeFile(t, dir, "signed.pdf", doc)
-	out, _ := run(t, bin, "-nssdir", "sql:"+dir, file)
-	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(out, -1)
-	var res []pdfsigResult
-	for _, p := range parts[1:] {
-		r := pdfsigResult{text: p}
-		if m := regexp.MustCompile(`Signature Field Name: (.*)`).FindStringSubmatch(p); m != nil {
-			r.field = strings.TrimSpace(m[1])
-		}
-		res = append(res, r)
-	}
-	if len(res) == 0 {
-		t.Fatalf("pdfsig found no signature:\n%s", out)
-	}
-	return res
-}
-
-// wantValid asserts what a PAdES signature must show in pdfsig; total
-// says whether it must cover the whole file.
-func (r pdfsigResult) wantValid(t testing.TB, total bool) {
-	t.Helper()
-	for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "ETSI.CAdES.detached"} {
-		if !strings.Contains(r.text, want) {
-			t.Errorf("pdfsig, field %s: no %q in\n%s", r.field, want, r.text)
-		}
-	}
-	switch {
-	case total && !strings.Contains(r.text, "Total document signed"):
-		t.Errorf("pdfsig, field %s: not total document signed:\n%s", r.field, r.text)
-	case total && strings.Contains(r.text, "Not total document signed"):
-		t.Errorf("pdfsig, field %s: not total document signed:\n%s", r.field, r.text)
-	case !total && !strings.Contains(r.text, "Not total document signed"):
-		t.Errorf("pdfsig, field %s: total document signed, want a signed revision:\n%s", r.field, r.text)
-	}
+	return pdftest.Pdfsig(t, e.rootPEM, doc)
 }

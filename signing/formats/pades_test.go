@@ -20,6 +20,7 @@ import (
 	"eidp/signing/cms"
 	"eidp/signing/formats"
 	"eidp/signing/pdf"
+	"eidp/signing/pdf/pdftest"
 )
 
 // pades signs doc and checks what every PAdES signature must be: the
@@ -103,7 +104,7 @@ func TestPAdES(t *testing.T) {
 				if len(res) != 1 {
 					t.Fatalf("pdfsig: %d signatures", len(res))
 				}
-				res[0].wantValid(t, level != formats.LevelLT)
+				res[0].WantValid(t, level != formats.LevelLT)
 				if level == formats.LevelLT {
 					if sig.RevisionEnd >= int64(len(signed)) {
 						t.Error("B-LT: no update after the signed revision")
@@ -175,7 +176,7 @@ func containsBytes(list [][]byte, b []byte) bool {
 // CRLs) as qpdf reads them (JSON v2, stream data inline).
 func qpdfDSS(t *testing.T, signed []byte) map[string][][]byte {
 	t.Helper()
-	qpdf := tool(t, "qpdf", "qpdf")
+	qpdf := pdftest.Tool(t, "qpdf", "qpdf")
 	file := writeFile(t, t.TempDir(), "signed.pdf", signed)
 	out, ok := run(t, qpdf, "--json=2", "--json-stream-data=inline", "--json-key=qpdf", file)
 	if !ok {
@@ -249,7 +250,7 @@ func TestPAdESVisibleSignature(t *testing.T) {
 		Visible: &pdf.Appearance{Page: 1, Rect: [4]float64{300, 80, 560, 160}, Lines: []string{"Digitally signed by " + cert.Cert.Subject.CommonName, "Reason: I apply"}},
 	})
 	res := e.pdfsig(t, signed)
-	res[0].wantValid(t, true)
+	res[0].WantValid(t, true)
 	before, after := render(t, doc), render(t, signed)
 	if bytes.Equal(before, after) {
 		t.Fatal("the visible signature does not change the rendered page")
@@ -264,7 +265,7 @@ func TestPAdESVisibleSignature(t *testing.T) {
 // render rasterises page 1 with poppler's pdftoppm (PPM bytes).
 func render(t *testing.T, doc []byte) []byte {
 	t.Helper()
-	bin := tool(t, "pdftoppm", "poppler-utils")
+	bin := pdftest.Tool(t, "pdftoppm", "poppler-utils")
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.pdf", doc)
 	if out, ok := run(t, bin, "-f", "1", "-l", "1", "-r", "50", in, filepath.Join(dir, "page")); !ok {
@@ -298,14 +299,14 @@ func TestPAdESSecondSigner(t *testing.T) {
 	if len(res) != 2 {
 		t.Fatalf("pdfsig: %d signatures", len(res))
 	}
-	res[0].wantValid(t, false)
-	res[1].wantValid(t, true)
-	if res[0].field == res[1].field {
-		t.Errorf("both signatures in field %q", res[0].field)
+	res[0].WantValid(t, false)
+	res[1].WantValid(t, true)
+	if res[0].Field == res[1].Field {
+		t.Errorf("both signatures in field %q", res[0].Field)
 	}
 	for i, c := range []*x509.Certificate{c1.Cert, c2.Cert} {
-		if !strings.Contains(res[i].text, c.Subject.CommonName) {
-			t.Errorf("pdfsig signature %d is not by %s:\n%s", i+1, c.Subject.CommonName, res[i].text)
+		if !strings.Contains(res[i].Text, c.Subject.CommonName) {
+			t.Errorf("pdfsig signature %d is not by %s:\n%s", i+1, c.Subject.CommonName, res[i].Text)
 		}
 	}
 	// B-LT on top extends the existing DSS with the second signer's material.
@@ -315,7 +316,7 @@ func TestPAdESSecondSigner(t *testing.T) {
 		t.Errorf("DSS after two B-LT signatures: %d certs, %d OCSP responses", len(dss["Certs"]), len(dss["OCSPs"]))
 	}
 	for _, r := range e.pdfsig(t, thrice) {
-		r.wantValid(t, false)
+		r.WantValid(t, false)
 	}
 }
 
@@ -329,7 +330,7 @@ func TestPAdESLargeDocument(t *testing.T) {
 	}
 	signed := pades(t, s, doc, formats.LevelLT, formats.PDFOptions{Name: cert.Cert.Subject.CommonName})
 	lastSignature(t, signed, 1)
-	e.pdfsig(t, signed)[0].wantValid(t, false)
+	e.pdfsig(t, signed)[0].WantValid(t, false)
 	e.checkDSS(t, signed, s, cert.Cert)
 	t.Log(fmt.Sprintf("signed %d bytes into %d", len(doc), len(signed)))
 }

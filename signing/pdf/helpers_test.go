@@ -11,30 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"eidp/signing/cms"
 	"eidp/signing/cms/cmstest"
 )
-
-// requireTool finds an external validator: missing, it skips the test
-// locally and fails it under CI=true (as internal/testenv does).
-func requireTool(t testing.TB, tool, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err != nil {
-		msg := fmt.Sprintf("%s is not installed (apt-get install %s): %v", tool, pkg, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return path
-}
 
 // fpdfDocument makes a classic-xref PDF with pages pages of text and
 // about imageBytes of incompressible images (to make large files).
@@ -50,7 +33,7 @@ func fpdfDocument(t testing.TB, pages, imageBytes int) []byte {
 // qpdfObjectStreams rewrites pdf with object streams and an xref stream.
 func qpdfObjectStreams(t testing.TB, pdf []byte) []byte {
 	t.Helper()
-	qpdf := requireTool(t, "qpdf", "qpdf")
+	qpdf := pdftest.Tool(t, "qpdf", "qpdf")
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	if err := os.WriteFile(in, pdf, 0o600); err != nil {
@@ -246,67 +229,6 @@ func (s signer) sign(t testing.TB, pdf []byte, opts SignOptions) []byte {
 	return out.Bytes()
 }
 
-// pdfsigResult is what pdfsig says about one signature.
-type pdfsigResult struct {
-	field, text string
-}
-
-// pdfsig validates pdf with poppler's pdfsig, trusting pki's root in a
-// fresh NSS database.
-func pdfsig(t testing.TB, pki *cmstest.PKI, pdf []byte) []pdfsigResult {
-	t.Helper()
-	bin := requireTool(t, "pdfsig", "poppler-utils")
-	certutil := requireTool(t, "certutil", "libnss3-tools")
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"-N", "-d", "sql:" + dir, "--empty-password"},
-		{"-A", "-d", "sql:" + dir, "-n", "root", "-t", "C,C,C", "-i", pki.RootPEM},
-	} {
-		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
-			t.Fatalf("certutil %v: %v\n%s", args, err, out)
-		}
-	}
-	file := filepath.Join(dir, "signed.pdf")
-	if err := os.WriteFile(file, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Measured with poppler 22.12: -no-ocsp turns every trusted chain into
-	// "Unknown issue with Certificate", and the root needs email trust
-	// ("C,C,C"; "C,," gives "issuer isn't Trusted"). The test certificates
-	// carry no AIA, so the OCSP check has nothing to fetch and stays offline.
-	out, _ := exec.Command(bin, "-nssdir", "sql:"+dir, file).CombinedOutput()
-	parts := regexp.MustCompile(`(?m)^Signature #\d+:`).Split(string(out), -1)
-	var res []pdfsigResult
-	for _, p := range parts[1:] {
-		m := regexp.MustCompile(`Signature Field Name: (.*)`).FindStringSubmatch(p)
-		r := pdfsigResult{text: p}
-		if m != nil {
-			r.field = strings.TrimSpace(m[1])
-		}
-		res = append(res, r)
-	}
-	if len(res) == 0 {
-		t.Fatalf("pdfsig found no signature:\n%s", out)
-	}
-	return res
-}
-
-// wantValid asserts what a PAdES signature must show in pdfsig.
-func (r pdfsigResult) wantValid(t testing.TB, total bool) {
-	t.Helper()
-	for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "ETSI.CAdES.detached"} {
-		if !strings.Contains(r.text, want) {
-			t.Errorf("pdfsig, field %s: no %q in\n%s", r.field, want, r.text)
-		}
-	}
-	switch {
-	case total && !strings.Contains(r.text, "Total document signed"):
-		t.Errorf("pdfsig, field %s: not total document signed:\n%s", r.field, r.text)
-	case !total && !strings.Contains(r.text, "Not total document signed"):
-		t.Errorf("pdfsig, field %s: total document signed, want not:\n%s", r.field, r.text)
-	}
-}
-
 // testTime is now: pdfsig checks the certificate at the /M time, and the test
 // PKI's certificates are valid from an hour ago.
 var testTime = time.Now().Truncate(time.Second).In(time.FixedZone("HKT", 8*3600))
@@ -329,4 +251,10 @@ func hybridDocument(t testing.TB) []byte {
 	fmt.Fprintf(&b, "xref\n0 1\n0000000000 65535 f \n4 1\n%010d 00000 n \n", content)
 	fmt.Fprintf(&b, "trailer\n<< /Size 8 /Root 1 0 R /XRefStm %d >>\nstartxref\n%d\n%%%%EOF\n", xrefStm, start)
 	return b.Bytes()
+}
+
+// pdfsig validates pdf with poppler's pdfsig, trusting pki's root.
+func pdfsig(t testing.TB, pki *cmstest.PKI, pdf []byte) []pdftest.Result {
+	t.Helper()
+	return pdftest.Pdfsig(t, pki.RootPEM, pdf)
 }

@@ -13,6 +13,7 @@ import (
 
 	"eidp/signing/cms"
 	"eidp/signing/cms/cmstest"
+	"eidp/signing/pdf/pdftest"
 )
 
 // inputs are the document kinds every end-to-end test runs on.
@@ -45,7 +46,7 @@ func TestPdfsigAcceptsOneSignature(t *testing.T) {
 				if len(res) != 1 {
 					t.Fatalf("pdfsig found %d signatures, want 1", len(res))
 				}
-				res[0].wantValid(t, true)
+				res[0].WantValid(t, true)
 
 				sigs, err := open(t, signed).Signatures()
 				if err != nil {
@@ -92,8 +93,8 @@ func TestPdfsigTwoSignersThenDSS(t *testing.T) {
 			if len(res) != 2 {
 				t.Fatalf("pdfsig found %d signatures, want 2", len(res))
 			}
-			res[0].wantValid(t, false)
-			res[1].wantValid(t, true)
+			res[0].WantValid(t, false)
+			res[1].WantValid(t, true)
 
 			sigs, err := open(t, twice).Signatures()
 			if err != nil {
@@ -119,8 +120,8 @@ func TestPdfsigTwoSignersThenDSS(t *testing.T) {
 			if len(res) != 2 {
 				t.Fatalf("pdfsig found %d signatures after the DSS, want 2", len(res))
 			}
-			res[0].wantValid(t, false)
-			res[1].wantValid(t, false)
+			res[0].WantValid(t, false)
+			res[1].WantValid(t, false)
 			for i, s := range mustSignatures(t, withDSS.Bytes()) {
 				checkCMS(t, withDSS.Bytes(), s)
 				if s.CoversWholeDocument {
@@ -209,7 +210,7 @@ func TestVisibleSignatureIsDrawn(t *testing.T) {
 
 func render(t *testing.T, pdf []byte) image.Image {
 	t.Helper()
-	bin := requireTool(t, "pdftoppm", "poppler-utils")
+	bin := pdftest.Tool(t, "pdftoppm", "poppler-utils")
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.pdf")
 	if err := os.WriteFile(in, pdf, 0o600); err != nil {
