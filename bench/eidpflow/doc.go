@@ -47,7 +47,13 @@
 // PDF's new signature. Residents need certificates: `eidp dev seed
 // --certificates`. Details in signing.go.
 //
+// login-tokens is login-flow that also writes each login's access and
+// refresh tokens to -save-tokens FILE (one JSON line per login, mode 0600):
+// how scripts/loadbench gets residents' tokens for bench/oauth's refresh
+// and userinfo scenarios. Not a measurement of its own.
+//
 // Flags (besides bench/oauth's -issuer, -client-id, -client-secret and
 // -client-secret-file): -key-seed, -residents, -first-resident,
-// -redirect-uri; for the signing scenarios -sads, -pdf, -pdf-size.
+// -redirect-uri; -save-tokens for login-tokens; for the signing scenarios
+// -sads, -pdf, -pdf-size.
 package eidpflow

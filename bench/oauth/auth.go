@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -181,4 +182,29 @@ func assertionSigner(path, kid string) (jose.Signer, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
 	}
 	return s, nil
+}
+
+// PublicJWKS is the JWK Set (RFC 7517 §5) of the public half of the PEM
+// private key at path: what a client registers as "jwks" for
+// private_key_jwt (RFC 7523 §2.2; OpenID Connect Registration §2) so that
+// the client-credentials-jwt scenario can sign with that key (-key). The
+// one key carries kid = its RFC 7638 SHA-256 thumbprint (give it to the
+// scenario with -key-id), alg = the algorithm the scenario signs with, and
+// use = sig.
+func PublicJWKS(path string) ([]byte, error) {
+	key, err := loadPrivateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	alg, err := algorithmFor(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	}
+	jwk := jose.JSONWebKey{Key: key.Public(), Algorithm: string(alg), Use: "sig"}
+	thumb, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: thumbprint: %w", ErrConfig, path, err)
+	}
+	jwk.KeyID = base64.RawURLEncoding.EncodeToString(thumb)
+	return json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
 }

@@ -11,6 +11,13 @@
 // It prints a table, appends one JSON line to -json, and exits 1 when any
 // iteration failed (or the target is not loopback without -allow-remote),
 // 2 on a usage error.
+//
+// -print-jwks KEY.pem prints the JWK Set of a private key's public half and
+// exits, so that a script can register the private_key_jwt client the
+// client-credentials-jwt scenario then signs for with -key KEY.pem:
+//
+//	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem
+//	loadgen -print-jwks key.pem   # {"keys":[{"use":"sig","kty":"EC","kid":"…","crv":"P-256","alg":"ES256",…}]}
 package main
 
 import (
@@ -43,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
 		scenario = fs.String("scenario", "", "scenario to run (-list shows them)")
 		list     = fs.Bool("list", false, "list the scenarios and exit")
+		jwksKey  = fs.String("print-jwks", "", "print the JWK Set (public key, kid = RFC 7638 thumbprint) of this PEM private key and exit, to register a private_key_jwt client")
 		jsonPath = fs.String("json", "", "append the result as one JSON line to this file")
 		opts     loadgen.Options
 	)
@@ -70,6 +78,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	if *jwksKey != "" {
+		if *list || *scenario != "" {
+			fmt.Fprintln(stderr, "loadgen: -print-jwks takes no -scenario or -list")
+			return 2
+		}
+		if err := printJWKS(*jwksKey, stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
+	}
 	if *list {
 		printScenarios(stdout)
 		return 0
@@ -85,6 +104,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	res, err := loadgen.Run(ctx, s, opts)
+	if c, ok := s.(io.Closer); ok { // e.g. a file login-tokens writes to
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	if errors.Is(err, loadgen.ErrOptions) {
 		fmt.Fprintln(stderr, err)
 		return 2
