@@ -100,21 +100,6 @@ func (f *fixture) count(t testing.TB, query string, args ...any) int {
 	return n
 }
 
-// needTool finds an external validator: missing, it skips the test, or
-// fails it under CI=true (TESTING-NOTES, DESIGN "Testing").
-func needTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is not installed (apt-get install " + name + ")"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
-
 // writePEM writes certificates (or a CRL with typ "X509 CRL") to dir/name.
 func writePEM(t testing.TB, dir, name, typ string, ders ...[]byte) string {
 	t.Helper()

@@ -40,7 +40,7 @@ func serve(t *testing.T, f *fixture) *httptest.Server {
 // TestOpenSSLAgrees checks the chain, the CRL and the OCSP responder with
 // OpenSSL, before and after a revocation.
 func TestOpenSSLAgrees(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "openssl")
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		checkWithOpenSSL(t, openssl, d, softKeys(t))
 	})
@@ -49,7 +49,7 @@ func TestOpenSSLAgrees(t *testing.T) {
 // TestSoftHSM2 runs Init, Issue and a signature on SoftHSM2 through
 // PKCS#11, and checks the result with OpenSSL.
 func TestSoftHSM2(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "openssl")
 	km := softHSMKeys(t)
 	d := testenv.OpenDB(t, testenv.SQLite(t))
 	checkWithOpenSSL(t, openssl, d, km)
@@ -133,7 +133,7 @@ func ocspRequest(t *testing.T, openssl, dir string, issuing, cert *x509.Certific
 }
 
 func TestOCSPOverGETAndPOST(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "openssl")
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		f, h := initialised(t, d, softKeys(t))

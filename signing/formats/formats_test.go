@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"eidp/hsm"
+	"eidp/internal/testenv"
 	"eidp/signing/cms"
 	"eidp/signing/formats"
 	"eidp/signing/jades"
-	"eidp/signing/pdf/pdftest"
 	"eidp/signing/tsa"
 )
 
@@ -270,5 +270,5 @@ func hasCert(list []*x509.Certificate, c *x509.Certificate) bool {
 // opensslOut runs openssl (required under CI=true).
 func opensslOut(t testing.TB, args ...string) (string, bool) {
 	t.Helper()
-	return run(t, pdftest.Tool(t, "openssl", "openssl"), args...)
+	return run(t, testenv.Tool(t, "openssl", "openssl"), args...)
 }

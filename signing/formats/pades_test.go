@@ -17,10 +17,10 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"eidp/hsm"
+	"eidp/internal/testenv"
 	"eidp/signing/cms"
 	"eidp/signing/formats"
 	"eidp/signing/pdf"
-	"eidp/signing/pdf/pdftest"
 )
 
 // pades signs doc and checks what every PAdES signature must be: the
@@ -176,7 +176,7 @@ func containsBytes(list [][]byte, b []byte) bool {
 // CRLs) as qpdf reads them (JSON v2, stream data inline).
 func qpdfDSS(t *testing.T, signed []byte) map[string][][]byte {
 	t.Helper()
-	qpdf := pdftest.Tool(t, "qpdf", "qpdf")
+	qpdf := testenv.Tool(t, "qpdf", "qpdf")
 	file := writeFile(t, t.TempDir(), "signed.pdf", signed)
 	out, ok := run(t, qpdf, "--json=2", "--json-stream-data=inline", "--json-key=qpdf", file)
 	if !ok {
@@ -265,7 +265,7 @@ func TestPAdESVisibleSignature(t *testing.T) {
 // render rasterises page 1 with poppler's pdftoppm (PPM bytes).
 func render(t *testing.T, doc []byte) []byte {
 	t.Helper()
-	bin := pdftest.Tool(t, "pdftoppm", "poppler-utils")
+	bin := testenv.Tool(t, "pdftoppm", "poppler-utils")
 	dir := t.TempDir()
 	in := writeFile(t, dir, "in.pdf", doc)
 	if out, ok := run(t, bin, "-f", "1", "-l", "1", "-r", "50", in, filepath.Join(dir, "page")); !ok {

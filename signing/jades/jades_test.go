@@ -23,6 +23,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"eidp/internal/testenv"
 	"eidp/signing/jades"
 )
 
@@ -135,7 +136,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // with openssl dgst: an implementation that shares no code with ours.
 func verifyWithOpenSSL(t *testing.T, s *jades.Signature) {
 	t.Helper()
-	openssl := lookTool(t, "openssl")
+	openssl := testenv.Tool(t, "openssl", "openssl")
 	dir := t.TempDir()
 	pub, err := x509.MarshalPKIXPublicKey(s.Certificate.PublicKey)
 	if err != nil {
@@ -162,18 +163,6 @@ func verifyWithOpenSSL(t *testing.T, s *jades.Signature) {
 	if err != nil || !strings.Contains(string(out), "Verified OK") {
 		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
 }
 
 func write(t *testing.T, path string, b []byte) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"eidp/internal/testenv"
 	"eidp/signing/pdf/pdftest"
 	"fmt"
 	"os"
@@ -33,7 +34,7 @@ func fpdfDocument(t testing.TB, pages, imageBytes int) []byte {
 // qpdfObjectStreams rewrites pdf with object streams and an xref stream.
 func qpdfObjectStreams(t testing.TB, pdf []byte) []byte {
 	t.Helper()
-	qpdf := pdftest.Tool(t, "qpdf", "qpdf")
+	qpdf := testenv.Tool(t, "qpdf", "qpdf")
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	if err := os.WriteFile(in, pdf, 0o600); err != nil {

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
-	"eidp/signing/pdf/pdftest"
+	"eidp/internal/testenv"
 	"errors"
 	"fmt"
 	"os"
@@ -103,7 +103,7 @@ func tail(s string) string {
 // qpdfCheck has qpdf, an independent parser, check the structure.
 func qpdfCheck(t *testing.T, pdf []byte) {
 	t.Helper()
-	qpdf := pdftest.Tool(t, "qpdf", "qpdf")
+	qpdf := testenv.Tool(t, "qpdf", "qpdf")
 	file := filepath.Join(t.TempDir(), "f.pdf")
 	if err := os.WriteFile(file, pdf, 0o600); err != nil {
 		t.Fatal(err)

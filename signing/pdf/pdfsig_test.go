@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"eidp/internal/testenv"
 	"eidp/signing/cms"
 	"eidp/signing/cms/cmstest"
-	"eidp/signing/pdf/pdftest"
 )
 
 // inputs are the document kinds every end-to-end test runs on.
@@ -210,7 +210,7 @@ func TestVisibleSignatureIsDrawn(t *testing.T) {
 
 func render(t *testing.T, pdf []byte) image.Image {
 	t.Helper()
-	bin := pdftest.Tool(t, "pdftoppm", "poppler-utils")
+	bin := testenv.Tool(t, "pdftoppm", "poppler-utils")
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.pdf")
 	if err := os.WriteFile(in, pdf, 0o600); err != nil {

@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"eidp/internal/testenv"
 	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
@@ -172,14 +173,6 @@ func WritePEM(t testing.TB, dir, name string, certs ...*x509.Certificate) string
 // skipped, or fails under CI=true.
 func OpenSSL(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		msg := "openssl is not installed (apt-get install openssl): it is the independent validator of these tests"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	out, err := exec.Command(path, args...).CombinedOutput()
+	out, err := exec.Command(testenv.Tool(t, "openssl", "openssl"), args...).CombinedOutput()
 	return string(out), err
 }

@@ -1,7 +1,7 @@
 package pdftest
 
 import (
-	"fmt"
+	"eidp/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,8 +31,8 @@ var (
 // OCSP responder a certificate's AIA names, if any.
 func Pdfsig(t testing.TB, rootPEM string, pdf []byte) []Result {
 	t.Helper()
-	bin := Tool(t, "pdfsig", "poppler-utils")
-	certutil := Tool(t, "certutil", "libnss3-tools")
+	bin := testenv.Tool(t, "pdfsig", "poppler-utils")
+	certutil := testenv.Tool(t, "certutil", "libnss3-tools")
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"-N", "-d", "sql:" + dir, "--empty-password"},
@@ -78,20 +78,4 @@ func (r Result) WantValid(t testing.TB, total bool) {
 	case !total && !notTotal:
 		t.Errorf("pdfsig, field %s: total document signed, want a signed revision:\n%s", r.Field, r.Text)
 	}
-}
-
-// Tool finds an external validator (pdfsig, qpdf, pdftoppm, openssl, …):
-// missing, it skips the test locally and fails it under CI=true, as
-// internal/testenv does (scripts/test installs them all).
-func Tool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("%s is not installed (apt-get install %s)", name, pkg)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
 }
