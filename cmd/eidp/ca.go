@@ -18,7 +18,7 @@ import (
 	"eidp/signing/ca"
 )
 
-const caUsage = `Usage: eidp ca init [--organization O] [--country CC] [--cps-uri URL] | eidp ca show [--pem]
+const caUsage = `Usage: eidp ca init [--ca-organization O] [--ca-country CC] [--ca-cps-uri URL] | eidp ca show [--pem]
        eidp ca revoke --id-number N --reason R --actor WHO
 
   init  create what is missing of the signing CA: its keys, the root and
@@ -31,7 +31,8 @@ const caUsage = `Usage: eidp ca init [--organization O] [--country CC] [--cps-ur
         names it: keyCompromise, cessationOfOperation, …); their keys are
         destroyed and the CRL and OCSP say "revoked" at once.
 
-URLs in certificates are built from the issuer setting (EIDP_ISSUER).
+URLs in certificates are built from the issuer setting (EIDP_ISSUER); the subject names and CPS
+from ca_organization, ca_country and ca_cps_uri, which the server reads too (set them alike).
 Run ` + "`eidp ca init --help`" + ` for every setting.`
 
 // eidp ca init | show
@@ -55,16 +56,14 @@ func runCA(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// caOptions are the CA's own flags.
+// caOptions are the CA's own flags. Its subject names and CPS are the
+// settings ca_organization, ca_country and ca_cps_uri, which the server
+// reads too (flags --ca-organization …, or EIDP_CA_…).
 type caOptions struct {
-	organization, country, cpsURI string
-	pem                           bool
+	pem bool
 }
 
 func (o *caOptions) register(fs *flag.FlagSet, show bool) {
-	fs.StringVar(&o.organization, "organization", ca.DefaultOrganization, "organizationName of the CA certificates")
-	fs.StringVar(&o.country, "country", ca.DefaultCountry, "countryName (ISO 3166-1 alpha-2) of the CA and residents' certificates")
-	fs.StringVar(&o.cpsURI, "cps-uri", "", "URL of the certification practice statement, added to the certificate policy")
 	if show {
 		fs.BoolVar(&o.pem, "pem", false, "also print the certificates in PEM")
 	}
@@ -80,7 +79,7 @@ func openCA(ctx context.Context, name string, args []string, stdout io.Writer, s
 	if fs.NArg() > 0 {
 		return nil, nil, nil, fmt.Errorf("%w: eidp %s takes no arguments, not %q", errUsage, name, fs.Args())
 	}
-	caCfg := ca.Config{BaseURL: cfg.Issuer, Organization: opts.organization, Country: opts.country, CPSURI: opts.cpsURI}
+	caCfg := caConfig(cfg)
 	// Check the flags before opening anything.
 	if _, err := ca.New(nil, nil, nil, caCfg); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %w", errUsage, err)

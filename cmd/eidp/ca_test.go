@@ -107,8 +107,8 @@ func TestCARefusesBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"ca"},
 		{"ca", "frobnicate"},
-		{"ca", "init", "--country", "hk"},
-		{"ca", "init", "--cps-uri", "not a url"},
+		{"ca", "init", "--ca-country", "hk"},
+		{"ca", "init", "--ca-cps-uri", "not a url"},
 		{"ca", "init", "now"},
 		{"ca", "show", "--no-such-flag"},
 		{"ca", "init", "--pem"},

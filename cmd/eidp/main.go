@@ -36,7 +36,7 @@ func commands() []command {
 		{"residents", "operator actions on residents: residents set-level --id-number N --level high", runResidents},
 		{"verify", "validate a signed PDF, CMS or JAdES file: verify FILE [--content FILE] [--root root.pem] [--json]", runVerifyDocument},
 		{"vault", "the personal-data vault: vault verify-log [--resident ID] | vault rotate-kek", runVault},
-		{"ca", "the signing CA: ca init [--organization O --country CC] | ca show [--pem] | ca revoke --id-number N --reason R --actor WHO", runCA},
+		{"ca", "the signing CA: ca init [--ca-organization O --ca-country CC] | ca show [--pem] | ca revoke --id-number N --reason R --actor WHO", runCA},
 		{"dev", "development only: dev seed --residents N --key-seed HEX [--vault] (a benchmark population)", runDev},
 		{"version", "print the version", runVersion},
 	}

@@ -35,7 +35,7 @@ const tsaPolicy = "2.25.301675463513418934196587113384290541822"
 
 // caConfig is the CA's configuration from eidp's.
 func caConfig(cfg *config.Config) ca.Config {
-	return ca.Config{BaseURL: cfg.Issuer}
+	return ca.Config{BaseURL: cfg.Issuer, Organization: cfg.CAOrganization, Country: cfg.CACountry, CPSURI: cfg.CACPSURI}
 }
 
 // signingServices wires the CA (its hierarchy is created at the first
@@ -45,7 +45,7 @@ func signingServices(ctx context.Context, cfg *config.Config, d *db.DB, ring *ke
 	accounts *account.Store, prov *provider.Provider, log *slog.Logger, mux *http.ServeMux) (signingParts, error) {
 	authority, err := ca.New(d, ring, km, caConfig(cfg), ca.WithLogger(log))
 	if err != nil {
-		return signingParts{}, err
+		return signingParts{}, &config.SettingError{Setting: "ca_organization, ca_country, ca_cps_uri", Err: err}
 	}
 	h, err := authority.Init(ctx)
 	if err != nil {

@@ -56,6 +56,10 @@ type Config struct {
 	// MaxDocumentBytes is the largest document signed (CSC signDoc) or
 	// verified (/signing/verify).
 	MaxDocumentBytes int64
+	// CAOrganization, CACountry and CACPSURI go into the signing CA's
+	// certificates (signing/ca Config): the server and `eidp ca` read the
+	// same settings, so every node issues alike.
+	CAOrganization, CACountry, CACPSURI string
 
 	MetricsAddr    string
 	TrustedProxies string
@@ -110,6 +114,8 @@ func Defaults() *Config {
 		MaxHeaderBytes:    16 << 10,
 		MaxBodyBytes:      1 << 20,
 		MaxDocumentBytes:  32 << 20,
+		CAOrganization:    "eidp",
+		CACountry:         "HK",
 
 		PasskeyAttestation:         "none",
 		PasskeyAllowZeroAAGUID:     true,
