@@ -2,7 +2,6 @@ package vault_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -10,8 +9,7 @@ import (
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
-	"eidp/hsm/pkcs11"
-	"eidp/hsm/soft"
+	"eidp/hsm/testkeys"
 	"eidp/internal/db"
 	"eidp/internal/secret"
 	"eidp/internal/testenv"
@@ -40,20 +38,7 @@ type keyBackend struct {
 // subtests: a test process has only a few (testenv.SoftHSM).
 func keyBackends(t testing.TB) []keyBackend {
 	t.Helper()
-	master := make([]byte, 32)
-	rand.Read(master)
-	softKM, err := soft.Open(context.Background(), soft.Options{Dir: t.TempDir(), MasterKey: master})
-	if err != nil {
-		t.Fatalf("soft.Open: %v", err)
-	}
-	t.Cleanup(func() { softKM.Close() })
-	tok := testenv.SoftHSM(t)
-	hsmKM, err := pkcs11.Open(context.Background(), pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-	if err != nil {
-		t.Fatalf("pkcs11.Open: %v", err)
-	}
-	t.Cleanup(func() { hsmKM.Close() })
-	return []keyBackend{{"soft", softKM}, {"softhsm2", hsmKM}}
+	return []keyBackend{{"soft", testkeys.Soft(t)}, {"softhsm2", testkeys.SoftHSM(t)}}
 }
 
 // eachSetup runs test on every key backend × database engine, each time on

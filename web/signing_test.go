@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -17,7 +16,7 @@ import (
 	"time"
 
 	"eidp/hsm/keyring"
-	"eidp/hsm/soft"
+	"eidp/hsm/testkeys"
 	"eidp/idp/account"
 	"eidp/idp/passkey/passkeytest"
 	"eidp/internal/testenv"
@@ -43,14 +42,9 @@ func newSignSite(t *testing.T, dbURL string) *signSite {
 	ctx := context.Background()
 	ss := &signSite{clock: testenv.NewClock(time.Now().UTC())}
 	st := newSite(t, dbURL, func(d *Deps) {
-		master := make([]byte, 32)
-		rand.Read(master)
-		km, err := soft.Open(ctx, soft.Options{Dir: t.TempDir(), MasterKey: master})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { km.Close() })
+		km := testkeys.Soft(t)
 		ring := keyring.New(d.DB, km, keyring.WithClock(ss.clock.Now))
+		var err error
 		ss.ca, err = ca.New(d.DB, ring, km, ca.Config{BaseURL: "http://localhost:8080"}, ca.WithClock(ss.clock.Now))
 		if err != nil {
 			t.Fatal(err)

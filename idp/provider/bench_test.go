@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"eidp/hsm"
-	"eidp/hsm/pkcs11"
+	"eidp/hsm/testkeys"
 	"eidp/idp/provider"
 	"eidp/internal/db"
 	"eidp/internal/testenv"
@@ -62,15 +62,9 @@ type keyBackend struct {
 // PKCS#11 (one fresh token shared by the engines; a missing SoftHSM2
 // skips, or fails under CI=true).
 func backends(b *testing.B, withHSM bool) []keyBackend {
-	out := []keyBackend{{"soft", newSoftKeys(b)}}
+	out := []keyBackend{{"soft", testkeys.Soft(b)}}
 	if withHSM {
-		tok := testenv.SoftHSM(b)
-		km, err := pkcs11.Open(context.Background(), pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-		if err != nil {
-			b.Fatalf("pkcs11.Open: %v", err)
-		}
-		b.Cleanup(func() { km.Close() })
-		out = append(out, keyBackend{"softhsm2", km})
+		out = append(out, keyBackend{"softhsm2", testkeys.SoftHSM(b)})
 	}
 	return out
 }

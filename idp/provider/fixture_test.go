@@ -21,7 +21,7 @@ import (
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
-	"eidp/hsm/soft"
+	"eidp/hsm/testkeys"
 	"eidp/idp/account"
 	"eidp/idp/claims"
 	"eidp/idp/client"
@@ -105,15 +105,6 @@ func s256(v string) string {
 
 // newSoftKeys opens a soft key manager in a temp directory, closed when tb
 // ends.
-func newSoftKeys(tb testing.TB) hsm.KeyManager {
-	tb.Helper()
-	km, err := soft.Open(context.Background(), soft.Options{Dir: tb.TempDir(), MasterKey: randomBytes(32)})
-	if err != nil {
-		tb.Fatalf("soft.Open: %v", err)
-	}
-	tb.Cleanup(func() { km.Close() })
-	return km
-}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
@@ -535,7 +526,7 @@ func (fx *opFixture) verifyIDToken(tb testing.TB, raw string) map[string]any {
 func TestFixtureCodeFlow(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := t.Context()
-		fx := newOPFixture(t, d, newSoftKeys(t), provider.Options{})
+		fx := newOPFixture(t, d, testkeys.Soft(t), provider.Options{})
 
 		// Without consent /authorize sends the resident to the consent page.
 		if _, err := fx.authorize(ctx, "n"); err == nil || !strings.Contains(err.Error(), provider.PathConsent+"?id=") {

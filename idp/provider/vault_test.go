@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"eidp/hsm/pkcs11"
+	"eidp/hsm/testkeys"
 	"eidp/idp/client"
 	"eidp/idp/provider"
 	"eidp/internal/db"
@@ -131,13 +131,7 @@ func (fx *opFixture) userinfoRaw(t testing.TB, accessToken string) userinfoRespo
 // testKeyBackends are the soft backend and SoftHSM2 through PKCS#11 (one
 // fresh token for the test).
 func testKeyBackends(t *testing.T) []keyBackend {
-	tok := testenv.SoftHSM(t)
-	km, err := pkcs11.Open(context.Background(), pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-	if err != nil {
-		t.Fatalf("pkcs11.Open: %v", err)
-	}
-	t.Cleanup(func() { km.Close() })
-	return []keyBackend{{"soft", newSoftKeys(t)}, {"softhsm2", km}}
+	return []keyBackend{{"soft", testkeys.Soft(t)}, {"softhsm2", testkeys.SoftHSM(t)}}
 }
 
 // eachVaultFixture runs test on a fresh provider fixture per key backend
@@ -155,7 +149,7 @@ func eachVaultFixture(t *testing.T, kms []keyBackend, test func(t *testing.T, fx
 // softOnly is the soft key backend alone: the vault's key unwrap is the
 // only key operation of a release, and TestUserinfoReleasesExactlyTheConsentedVaultClaims
 // covers it on SoftHSM2.
-func softOnly(t *testing.T) []keyBackend { return []keyBackend{{"soft", newSoftKeys(t)}} }
+func softOnly(t *testing.T) []keyBackend { return []keyBackend{{"soft", testkeys.Soft(t)}} }
 
 func TestUserinfoReleasesExactlyTheConsentedVaultClaims(t *testing.T) {
 	eachVaultFixture(t, testKeyBackends(t), func(t *testing.T, fx *opFixture) {

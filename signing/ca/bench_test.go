@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"eidp/hsm"
+	"eidp/hsm/testkeys"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
 )
@@ -79,7 +80,7 @@ type benchBackend struct {
 }
 
 func benchBackends(b *testing.B) []benchBackend {
-	out := []benchBackend{{"soft", softKeys(b)}}
-	out = append(out, benchBackend{"softhsm2", softHSMKeys(b)})
+	out := []benchBackend{{"soft", testkeys.Soft(b)}}
+	out = append(out, benchBackend{"softhsm2", testkeys.SoftHSM(b)})
 	return out
 }

@@ -2,7 +2,6 @@ package ca_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -13,8 +12,6 @@ import (
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
-	"eidp/hsm/pkcs11"
-	"eidp/hsm/soft"
 	"eidp/internal/db"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
@@ -31,29 +28,6 @@ type fixture struct {
 	ring  *keyring.Keyring
 	clock *testenv.Clock
 	ca    *ca.Authority
-}
-
-func softKeys(t testing.TB) hsm.KeyManager {
-	t.Helper()
-	master := make([]byte, 32)
-	rand.Read(master)
-	km, err := soft.Open(context.Background(), soft.Options{Dir: t.TempDir(), MasterKey: master})
-	if err != nil {
-		t.Fatalf("soft.Open: %v", err)
-	}
-	t.Cleanup(func() { km.Close() })
-	return km
-}
-
-func softHSMKeys(t testing.TB) hsm.KeyManager {
-	t.Helper()
-	tok := testenv.SoftHSM(t)
-	km, err := pkcs11.Open(context.Background(), pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-	if err != nil {
-		t.Fatalf("pkcs11.Open: %v", err)
-	}
-	t.Cleanup(func() { km.Close() })
-	return km
 }
 
 func newFixture(t testing.TB, d *db.DB, km hsm.KeyManager, cfg ca.Config) *fixture {

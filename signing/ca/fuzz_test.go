@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"eidp/hsm/testkeys"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
 )
@@ -92,7 +93,7 @@ func FuzzParseOCSPRequest(f *testing.F) {
 // an OCSP error response or a successful response signed by the responder.
 func FuzzOCSPHandler(f *testing.F) {
 	seedRequests(f)
-	fx, h := initialised(f, testenv.OpenDB(f, testenv.SQLite(f)), softKeys(f))
+	fx, h := initialised(f, testenv.OpenDB(f, testenv.SQLite(f)), testkeys.Soft(f))
 	issued := fx.issue(f, "r1")
 	for _, c := range []*x509.Certificate{issued.Cert, {SerialNumber: big.NewInt(7)}} {
 		for _, hash := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {

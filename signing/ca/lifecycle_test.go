@@ -15,6 +15,7 @@ import (
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
+	"eidp/hsm/testkeys"
 	"eidp/internal/db"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
@@ -23,7 +24,7 @@ import (
 func TestInitIsIdempotent(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f := newFixture(t, d, softKeys(t), ca.Config{})
+		f := newFixture(t, d, testkeys.Soft(t), ca.Config{})
 		if _, err := f.ca.Hierarchy(ctx); !errors.Is(err, ca.ErrNotInitialised) {
 			t.Fatalf("Hierarchy before Init: %v", err)
 		}
@@ -71,7 +72,7 @@ func TestInitIsIdempotent(t *testing.T) {
 func TestInitRenewsTheOCSPCertificateBeforeItExpires(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, before := initialised(t, d, softKeys(t))
+		f, before := initialised(t, d, testkeys.Soft(t))
 		f.clock.Advance(300 * 24 * time.Hour) // 65 days left: kept
 		if h, err := f.ca.Init(ctx); err != nil || !h.OCSP.Equal(before.OCSP) {
 			t.Fatalf("Init with 65 days left renewed the OCSP certificate (%v)", err)
@@ -100,7 +101,7 @@ func TestInitRenewsTheOCSPCertificateBeforeItExpires(t *testing.T) {
 func TestIssueRefusesBadRequestsAndChangesNothing(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, _ := initialised(t, d, softKeys(t))
+		f, _ := initialised(t, d, testkeys.Soft(t))
 		for _, tc := range []struct {
 			name string
 			req  ca.IssueRequest
@@ -132,7 +133,7 @@ func TestIssueRefusesBadRequestsAndChangesNothing(t *testing.T) {
 func TestReissueSupersedesAndKeepsThePseudonym(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, _ := initialised(t, d, softKeys(t))
+		f, _ := initialised(t, d, testkeys.Soft(t))
 		if _, err := f.ca.Current(ctx, "r1"); !errors.Is(err, ca.ErrNoCertificate) {
 			t.Fatalf("Current before issuance: %v", err)
 		}
@@ -172,7 +173,7 @@ func TestReissueSupersedesAndKeepsThePseudonym(t *testing.T) {
 func TestSignerSignsWithTheResidentKeyUntilRevoked(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, _ := initialised(t, d, softKeys(t))
+		f, _ := initialised(t, d, testkeys.Soft(t))
 		c := f.issue(t, "r1")
 		signAndVerify(t, f, c.ID)
 
@@ -244,7 +245,7 @@ func signAndVerify(t *testing.T, f *fixture, certID string) {
 func TestRevokeIsFinalAndValidated(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, _ := initialised(t, d, softKeys(t))
+		f, _ := initialised(t, d, testkeys.Soft(t))
 		c := f.issue(t, "r1")
 
 		for _, bad := range []struct {
@@ -294,7 +295,7 @@ func TestRevokeIsFinalAndValidated(t *testing.T) {
 func TestRevokeResidentKeepsRecordsWithoutTheAccount(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, _ := initialised(t, d, softKeys(t))
+		f, _ := initialised(t, d, testkeys.Soft(t))
 		if _, err := d.ExecContext(ctx, `INSERT INTO residents (id, id_number, surname, given_names, birth_date, gender, assurance_level, status, created_at, updated_at)
 			VALUES ('res-1', 'A1234563', 'Chan', 'Tai Man', '1980-01-01', 'M', 'high', 'active', 0, 0)`); err != nil {
 			t.Fatal(err)
@@ -366,7 +367,7 @@ func crlHas(crl *x509.RevocationList, serial *big.Int, reason int) bool {
 func TestCRLs(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, h := initialised(t, d, softKeys(t))
+		f, h := initialised(t, d, testkeys.Soft(t))
 		crl := parseCRL(t, f)
 		if err := crl.CheckSignatureFrom(h.Issuing); err != nil {
 			t.Fatalf("CRL signature: %v", err)
@@ -416,7 +417,7 @@ func TestCRLs(t *testing.T) {
 }
 
 func TestTSA(t *testing.T) {
-	f, h := initialised(t, testenv.OpenDB(t, testenv.SQLite(t)), softKeys(t))
+	f, h := initialised(t, testenv.OpenDB(t, testenv.SQLite(t)), testkeys.Soft(t))
 	s, cert, chain, err := f.ca.TSA(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +439,7 @@ func TestTSA(t *testing.T) {
 func TestConcurrentInitAndIssueKeepOneHierarchyAndOneValidCertificate(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		km := softKeys(t)
+		km := testkeys.Soft(t)
 		nodes := []*fixture{newFixture(t, d, km, ca.Config{}), newFixture(t, d, km, ca.Config{}), newFixture(t, d, km, ca.Config{})}
 		roots := make([]*x509.Certificate, len(nodes))
 		errs := make([]error, len(nodes))

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"eidp/hsm"
+	"eidp/hsm/testkeys"
 	"eidp/internal/db"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
@@ -42,7 +43,7 @@ func serve(t *testing.T, f *fixture) *httptest.Server {
 func TestOpenSSLAgrees(t *testing.T) {
 	openssl := testenv.Tool(t, "openssl", "openssl")
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
-		checkWithOpenSSL(t, openssl, d, softKeys(t))
+		checkWithOpenSSL(t, openssl, d, testkeys.Soft(t))
 	})
 }
 
@@ -50,7 +51,7 @@ func TestOpenSSLAgrees(t *testing.T) {
 // PKCS#11, and checks the result with OpenSSL.
 func TestSoftHSM2(t *testing.T) {
 	openssl := testenv.Tool(t, "openssl", "openssl")
-	km := softHSMKeys(t)
+	km := testkeys.SoftHSM(t)
 	d := testenv.OpenDB(t, testenv.SQLite(t))
 	checkWithOpenSSL(t, openssl, d, km)
 }
@@ -136,7 +137,7 @@ func TestOCSPOverGETAndPOST(t *testing.T) {
 	openssl := testenv.Tool(t, "openssl", "openssl")
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, h := initialised(t, d, softKeys(t))
+		f, h := initialised(t, d, testkeys.Soft(t))
 		c := f.issue(t, "r1")
 		srv := serve(t, f)
 		dir := t.TempDir()
@@ -238,7 +239,7 @@ func TestOCSPOverGETAndPOST(t *testing.T) {
 
 func TestPKIEndpoints(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
-		f := newFixture(t, d, softKeys(t), ca.Config{})
+		f := newFixture(t, d, testkeys.Soft(t), ca.Config{})
 		srv := serve(t, f)
 		if r, err := http.Get(srv.URL + "/pki/root.crt"); err != nil || r.StatusCode != http.StatusServiceUnavailable {
 			t.Fatalf("before Init: %v %v", r, err)
@@ -313,7 +314,7 @@ func parsesAs(body []byte, issuer *x509.Certificate, status int) bool {
 func TestOCSPResponseForValidationMaterial(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		f, h := initialised(t, d, softKeys(t))
+		f, h := initialised(t, d, testkeys.Soft(t))
 		c := f.issue(t, "r1")
 		der, err := f.ca.OCSPResponse(ctx, c.Cert)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"eidp/hsm/testkeys"
 	"eidp/internal/db"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
@@ -80,7 +81,7 @@ func hasPolicy(c *x509.Certificate) bool {
 
 func TestHierarchyProfile(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
-		_, h := initialised(t, d, softKeys(t))
+		_, h := initialised(t, d, testkeys.Soft(t))
 		const year = 365 * 24 * time.Hour
 
 		root := h.Root
@@ -167,7 +168,7 @@ var pseudonymPattern = regexp.MustCompile(`^PSNHK-[A-Z2-7]{20}$`)
 
 func TestResidentCertificateProfile(t *testing.T) {
 	testenv.EachEngine(t, func(t *testing.T, d *db.DB) {
-		f := newFixture(t, d, softKeys(t), ca.Config{CPSURI: "https://eidp.example/cps"})
+		f := newFixture(t, d, testkeys.Soft(t), ca.Config{CPSURI: "https://eidp.example/cps"})
 		h, err := f.ca.Init(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +249,7 @@ func TestResidentCertificateProfile(t *testing.T) {
 }
 
 func TestSerialsDiffer(t *testing.T) {
-	f, _ := initialised(t, testenv.OpenDB(t, testenv.SQLite(t)), softKeys(t))
+	f, _ := initialised(t, testenv.OpenDB(t, testenv.SQLite(t)), testkeys.Soft(t))
 	seen := map[string]bool{}
 	for range 20 {
 		s := f.issue(t, "r").Serial.Text(16)

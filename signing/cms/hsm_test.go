@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"eidp/hsm"
-	"eidp/hsm/pkcs11"
-	"eidp/internal/testenv"
+	"eidp/hsm/testkeys"
 	"eidp/signing/cms"
 	"eidp/signing/cms/cmstest"
 )
@@ -18,13 +17,8 @@ import (
 // The signer path used in production: keys generated in a PKCS #11 token
 // (SoftHSM2), signing through hsm.Signer.SignContext.
 func TestSignWithSoftHSM(t *testing.T) {
-	tok := testenv.SoftHSM(t)
 	ctx := context.Background()
-	km, err := pkcs11.Open(ctx, pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { km.Close() })
+	km := testkeys.SoftHSM(t)
 	pki := cmstest.NewPKI(t)
 	bundle := cmstest.WritePEM(t, t.TempDir(), "bundle.pem", pki.Root, pki.Intermediate)
 	for _, tc := range []struct {

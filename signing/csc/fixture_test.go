@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"eidp/signing/pdf/pdftest"
@@ -21,7 +20,7 @@ import (
 	"time"
 
 	"eidp/hsm/keyring"
-	"eidp/hsm/soft"
+	"eidp/hsm/testkeys"
 	"eidp/idp/account"
 	"eidp/idp/provider"
 	"eidp/internal/db"
@@ -73,13 +72,7 @@ type fixture struct {
 func newFixture(t testing.TB, d *db.DB, opts csc.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	master := make([]byte, 32)
-	rand.Read(master)
-	km, err := soft.Open(ctx, soft.Options{Dir: t.TempDir(), MasterKey: master})
-	if err != nil {
-		t.Fatalf("soft.Open: %v", err)
-	}
-	t.Cleanup(func() { km.Close() })
+	km := testkeys.Soft(t)
 	// The clock starts at the real time: the TSA stamps with the real
 	// clock, and its certificate must be valid then.
 	clock := testenv.NewClock(time.Now().UTC())

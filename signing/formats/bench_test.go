@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"eidp/hsm/testkeys"
 	"eidp/signing/formats"
 )
 
@@ -26,7 +27,7 @@ import (
 //
 //	go test -run '^$' -bench PAdES -benchmem ./signing/formats/
 func BenchmarkPAdES(b *testing.B) {
-	e := newEnv(b, softKeys(b))
+	e := newEnv(b, testkeys.Soft(b))
 	s, cert := e.signer(b, "resident-1")
 	for _, size := range []int{100 << 10, 1 << 20, 10 << 20} {
 		doc := document(b, size)

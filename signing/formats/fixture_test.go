@@ -3,7 +3,6 @@ package formats_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"eidp/signing/pdf/pdftest"
 	"encoding/pem"
@@ -19,8 +18,7 @@ import (
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
-	"eidp/hsm/pkcs11"
-	"eidp/hsm/soft"
+	"eidp/hsm/testkeys"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
 	"eidp/signing/formats"
@@ -44,33 +42,10 @@ type env struct {
 	caPEM    string // the issuing CA
 }
 
-func softKeys(t testing.TB) hsm.KeyManager {
-	t.Helper()
-	master := make([]byte, 32)
-	rand.Read(master)
-	km, err := soft.Open(context.Background(), soft.Options{Dir: t.TempDir(), MasterKey: master})
-	if err != nil {
-		t.Fatalf("soft.Open: %v", err)
-	}
-	t.Cleanup(func() { km.Close() })
-	return km
-}
-
-func softHSMKeys(t testing.TB) hsm.KeyManager {
-	t.Helper()
-	tok := testenv.SoftHSM(t)
-	km, err := pkcs11.Open(context.Background(), pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-	if err != nil {
-		t.Fatalf("pkcs11.Open: %v", err)
-	}
-	t.Cleanup(func() { km.Close() })
-	return km
-}
-
 // eachBackend runs test with soft keys and with a SoftHSM2 token.
 func eachBackend(t *testing.T, test func(t *testing.T, km hsm.KeyManager)) {
-	t.Run("soft", func(t *testing.T) { test(t, softKeys(t)) })
-	t.Run("softhsm2", func(t *testing.T) { test(t, softHSMKeys(t)) })
+	t.Run("soft", func(t *testing.T) { test(t, testkeys.Soft(t)) })
+	t.Run("softhsm2", func(t *testing.T) { test(t, testkeys.SoftHSM(t)) })
 }
 
 func newEnv(t testing.TB, km hsm.KeyManager) *env {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"eidp/hsm"
+	"eidp/hsm/testkeys"
 	"eidp/internal/testenv"
 	"eidp/signing/cms"
 	"eidp/signing/formats"
@@ -141,7 +142,7 @@ func (e *env) checkSignatureTimestamp(t *testing.T, si cms.SignerInfo) {
 }
 
 func TestRefusals(t *testing.T) {
-	e := newEnv(t, softKeys(t))
+	e := newEnv(t, testkeys.Soft(t))
 	s, _ := e.signer(t, "resident-1")
 	ctx := context.Background()
 	digest := sha256.Sum256([]byte("content"))

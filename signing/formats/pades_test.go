@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"eidp/hsm"
+	"eidp/hsm/testkeys"
 	"eidp/internal/testenv"
 	"eidp/signing/cms"
 	"eidp/signing/formats"
@@ -242,7 +243,7 @@ func qpdfDSS(t *testing.T, signed []byte) map[string][][]byte {
 // TestPAdESVisibleSignature draws the signature on page 1: pdfsig accepts
 // it and the rendered page differs from the unsigned one in the rectangle.
 func TestPAdESVisibleSignature(t *testing.T) {
-	e := newEnv(t, softKeys(t))
+	e := newEnv(t, testkeys.Soft(t))
 	s, cert := e.signer(t, "resident-1")
 	doc := document(t, 0)
 	signed := pades(t, s, doc, formats.LevelT, formats.PDFOptions{
@@ -285,7 +286,7 @@ func render(t *testing.T, doc []byte) []byte {
 // TestPAdESSecondSigner: another resident signs the signed document; both
 // signatures stay valid, the first covering its revision only.
 func TestPAdESSecondSigner(t *testing.T) {
-	e := newEnv(t, softKeys(t))
+	e := newEnv(t, testkeys.Soft(t))
 	first, c1 := e.signer(t, "resident-1")
 	second, c2 := e.signer(t, "resident-2")
 	doc := document(t, 0)
@@ -322,7 +323,7 @@ func TestPAdESSecondSigner(t *testing.T) {
 
 // TestPAdESLargeDocument signs a 1 MB PDF at B-LT.
 func TestPAdESLargeDocument(t *testing.T) {
-	e := newEnv(t, softKeys(t))
+	e := newEnv(t, testkeys.Soft(t))
 	s, cert := e.signer(t, "resident-1")
 	doc := document(t, 1<<20)
 	if len(doc) < 1<<20 {

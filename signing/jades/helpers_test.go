@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"eidp/hsm"
-	"eidp/hsm/pkcs11"
-	"eidp/hsm/soft"
-	"eidp/internal/testenv"
+	"eidp/hsm/testkeys"
 )
 
 // testCA is a root that issues end-entity certificates for test keys.
@@ -107,17 +105,7 @@ func inProcessKeys(t testing.TB) []keyCase {
 func backendKeys(t testing.TB) []keyCase {
 	t.Helper()
 	ctx := context.Background()
-	softKM, err := soft.Open(ctx, soft.Options{Dir: t.TempDir(), MasterKey: make([]byte, 32)})
-	if err != nil {
-		t.Fatalf("soft.Open: %v", err)
-	}
-	t.Cleanup(func() { softKM.Close() })
-	tok := testenv.SoftHSM(t)
-	hsmKM, err := pkcs11.Open(ctx, pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-	if err != nil {
-		t.Fatalf("pkcs11.Open: %v", err)
-	}
-	t.Cleanup(func() { hsmKM.Close() })
+	softKM, hsmKM := testkeys.Soft(t), testkeys.SoftHSM(t)
 	var out []keyCase
 	for _, b := range []struct {
 		name string

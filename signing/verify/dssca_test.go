@@ -3,15 +3,13 @@ package verify_test
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"testing"
 
 	"eidp/hsm"
 	"eidp/hsm/keyring"
-	"eidp/hsm/pkcs11"
-	"eidp/hsm/soft"
+	"eidp/hsm/testkeys"
 	"eidp/internal/testenv"
 	"eidp/signing/ca"
 	"eidp/signing/cms"
@@ -27,23 +25,8 @@ import (
 func TestDSSFromOurCA(t *testing.T) {
 	ctx := context.Background()
 	for name, open := range map[string]func(t *testing.T) hsm.KeyManager{
-		"soft": func(t *testing.T) hsm.KeyManager {
-			master := make([]byte, 32)
-			rand.Read(master)
-			km, err := soft.Open(ctx, soft.Options{Dir: t.TempDir(), MasterKey: master})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return km
-		},
-		"SoftHSM2": func(t *testing.T) hsm.KeyManager {
-			tok := testenv.SoftHSM(t)
-			km, err := pkcs11.Open(ctx, pkcs11.Options{Module: tok.Module, TokenLabel: tok.Label, PIN: tok.PIN})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return km
-		},
+		"soft":     func(t *testing.T) hsm.KeyManager { return testkeys.Soft(t) },
+		"SoftHSM2": func(t *testing.T) hsm.KeyManager { return testkeys.SoftHSM(t) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			km := open(t)
