@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"eidp/hsm"
 	"eidp/idp/account"
 	"eidp/idp/provider"
 	"eidp/signing/activation"
@@ -493,16 +494,29 @@ type signHashRequest struct {
 	ClientData       string   `json:"clientData"`
 }
 
-// activate checks the credential and consumes the activation data: the
-// SAD on the explicit route, the credential-scoped token on the OAuth route.
-func (s *Service) activate(ctx context.Context, at provider.AccessToken, credentialID, sad string, hash crypto.Hash, hashes [][]byte) (activation.Request, []activation.Document, ca.Certificate, error) {
-	c, err := s.credential(ctx, at, credentialID)
-	if err != nil {
-		return activation.Request{}, nil, ca.Certificate{}, err
+// activate gets the credential's signer (refused for a revoked or expired
+// certificate, or another resident's) and consumes the activation data:
+// the SAD on the explicit route, the credential-scoped token on the OAuth
+// route.
+func (s *Service) activate(ctx context.Context, at provider.AccessToken, credentialID, sad string, hash crypto.Hash, hashes [][]byte) (activation.Request, []activation.Document, ca.Certificate, hsm.Signer, error) {
+	if credentialID == "" {
+		return activation.Request{}, nil, ca.Certificate{}, nil, badRequest("credentialID is required")
 	}
-	if c.Status != ca.StatusValid {
-		return activation.Request{}, nil, ca.Certificate{}, badRequest("the credential is %s", c.Status)
+	signer, c, err := s.CA.Signer(ctx, credentialID)
+	switch {
+	case errors.Is(err, ca.ErrNotFound) || err == nil && c.ResidentID != at.ResidentID:
+		return activation.Request{}, nil, ca.Certificate{}, nil, badRequest("invalid parameter credentialID")
+	case errors.Is(err, ca.ErrRevoked) || errors.Is(err, ca.ErrExpired):
+		return activation.Request{}, nil, ca.Certificate{}, nil, badRequest("the credential cannot sign: %s", strings.TrimPrefix(err.Error(), "ca: "))
+	case err != nil:
+		return activation.Request{}, nil, ca.Certificate{}, nil, err
 	}
+	req, docs, err := s.consume(ctx, at, c, sad, hash, hashes)
+	return req, docs, c, signer, err
+}
+
+// consume spends the activation data for credential c.
+func (s *Service) consume(ctx context.Context, at provider.AccessToken, c ca.Certificate, sad string, hash crypto.Hash, hashes [][]byte) (activation.Request, []activation.Document, error) {
 	use := activation.Use{ClientID: at.ClientID, CredentialID: c.ID, Hash: hash, Hashes: hashes}
 	switch {
 	case sad != "":
@@ -510,26 +524,26 @@ func (s *Service) activate(ctx context.Context, at provider.AccessToken, credent
 	case at.HasScope(ScopeCredential):
 		use.GrantID = at.GrantID
 	default:
-		return activation.Request{}, nil, ca.Certificate{}, badRequest("SAD is required unless the access token has scope credential")
+		return activation.Request{}, nil, badRequest("SAD is required unless the access token has scope credential")
 	}
 	req, docs, err := s.Activations.Activate(ctx, use)
 	switch {
 	case err == nil:
-		return req, docs, c, nil
+		return req, docs, nil
 	case errors.Is(err, activation.ErrPending):
-		return req, nil, c, &apiError{status: http.StatusBadRequest, code: "authorization_pending", desc: "the resident has not approved the request yet"}
+		return req, nil, &apiError{status: http.StatusBadRequest, code: "authorization_pending", desc: "the resident has not approved the request yet"}
 	case errors.Is(err, activation.ErrNotFound):
-		return req, nil, c, badRequest("invalid SAD")
+		return req, nil, badRequest("invalid SAD")
 	case errors.Is(err, activation.ErrUsed):
-		return req, nil, c, badRequest("the SAD was already used")
+		return req, nil, badRequest("the SAD was already used")
 	case errors.Is(err, activation.ErrExpired):
-		return req, nil, c, badRequest("the SAD or the request expired")
+		return req, nil, badRequest("the SAD or the request expired")
 	case errors.Is(err, activation.ErrDenied):
-		return req, nil, c, &apiError{status: http.StatusBadRequest, code: "access_denied", desc: "the resident declined the request"}
+		return req, nil, &apiError{status: http.StatusBadRequest, code: "access_denied", desc: "the resident declined the request"}
 	case errors.Is(err, activation.ErrMismatch), errors.Is(err, activation.ErrInvalid):
-		return req, nil, c, badRequest("%s", strings.TrimPrefix(err.Error(), "activation: "))
+		return req, nil, badRequest("%s", strings.TrimPrefix(err.Error(), "activation: "))
 	}
-	return req, nil, c, err
+	return req, nil, err
 }
 
 // signHash: CSC §11.9.
@@ -563,13 +577,9 @@ func (s *Service) signHash(w http.ResponseWriter, r *http.Request, at provider.A
 		}
 		hashes[i] = h
 	}
-	areq, docs, cert, err := s.activate(ctx, at, req.CredentialID, req.SAD, hash, hashes)
+	areq, docs, cert, signer, err := s.activate(ctx, at, req.CredentialID, req.SAD, hash, hashes)
 	if err != nil {
 		return err
-	}
-	signer, _, err := s.CA.Signer(ctx, cert.ID)
-	if err != nil {
-		return s.signerError(err)
 	}
 	sigs := make([]string, len(hashes))
 	for i, h := range hashes {
@@ -588,14 +598,6 @@ func (s *Service) signHash(w http.ResponseWriter, r *http.Request, at provider.A
 	}
 	writeJSON(w, map[string]any{"signatures": sigs})
 	return nil
-}
-
-// signerError maps a refusal of the CA to a CSC answer.
-func (s *Service) signerError(err error) error {
-	if errors.Is(err, ca.ErrRevoked) || errors.Is(err, ca.ErrExpired) {
-		return badRequest("the credential cannot sign: %s", strings.TrimPrefix(err.Error(), "ca: "))
-	}
-	return err
 }
 
 // record stores the signatures made and logs them for the resident.

@@ -117,13 +117,9 @@ func (s *Service) signDoc(w http.ResponseWriter, r *http.Request, at provider.Ac
 	for i, j := range jobs {
 		hashes[i] = j.digest
 	}
-	areq, docs, cert, err := s.activate(ctx, at, req.CredentialID, req.SAD, hash, hashes)
+	areq, docs, cert, signer, err := s.activate(ctx, at, req.CredentialID, req.SAD, hash, hashes)
 	if err != nil {
 		return err
-	}
-	signer, _, err := s.CA.Signer(ctx, cert.ID)
-	if err != nil {
-		return s.signerError(err)
 	}
 	fs, err := s.formatSigner(ctx, signer, cert, hash)
 	if err != nil {
