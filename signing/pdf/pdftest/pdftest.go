@@ -53,12 +53,18 @@ func Document(o Options) ([]byte, error) {
 		f.Cell(40, 10, line)
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
+	widths := map[int]bool{}
 	for i, left := 0, o.ImageBytes; left > 0; i++ {
 		n := min(left, o.ChunkBytes)
 		left -= n
 		// fpdf writes images in order of width, and those of one width in
-		// map order: one more pixel per image keeps the bytes repeatable.
-		side := max(8, int(math.Sqrt(float64(n)/3))) + i
+		// map order: every image gets a width of its own to keep the bytes
+		// repeatable.
+		side := max(8, int(math.Sqrt(float64(n)/3)))
+		for widths[side] {
+			side++
+		}
+		widths[side] = true
 		img := image.NewRGBA(image.Rect(0, 0, side, side))
 		for p := 0; p < len(img.Pix); p += 4 {
 			v := rng.Uint32()
