@@ -80,6 +80,9 @@ type DB struct {
 
 	migrations fs.FS // the embedded migrations of Engine
 	retry      retryPolicy
+	// writer, on SQLite, is held by the one write transaction of this
+	// process that may run (see runTx); nil on PostgreSQL.
+	writer chan struct{}
 }
 
 // Open opens and pings the database named by rawURL:
@@ -136,12 +139,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("db: embedded migrations for %s: %w", engine, err)
 	}
-	return &DB{
+	d := &DB{
 		DB:         sqlDB,
 		Engine:     engine,
 		migrations: migs,
 		retry:      defaultRetryPolicy,
-	}, nil
+	}
+	if engine == EngineSQLite {
+		d.writer = make(chan struct{}, 1)
+	}
+	return d, nil
 }
 
 // parseURL splits rawURL into its engine and what that engine's opener needs:

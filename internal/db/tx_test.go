@@ -272,3 +272,59 @@ func TestInTxLockedReadModifyWriteWithRowLock(t *testing.T) {
 		}
 	})
 }
+
+// Write transactions of one process on SQLite queue in the process, not in
+// SQLite's busy handler: with a busy timeout of 1 ms and 1 ms between
+// tries, a second transaction that met the lock in SQLite would use up its
+// tries long before the first one (holding the lock 300 ms) ends; queued,
+// it runs once, after the first has committed. One that gives up while
+// queued returns its context's error and never runs.
+func TestInTxQueuesSQLiteWritersOfOneProcess(t *testing.T) {
+	// Not parallel: SetSQLiteBusyTimeout changes a package default.
+	db.SetSQLiteBusyTimeout(t, 1)
+	d := counterDB(t, testenv.SQLite(t))
+	db.SetRetryPause(d, time.Millisecond)
+	ctx := testCtx(t)
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- d.InTx(ctx, func(tx *sql.Tx) error {
+			if err := increment(ctx, tx); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	ran := false
+	if err := d.InTx(short, func(*sql.Tx) error { ran = true; return nil }); !errors.Is(err, context.DeadlineExceeded) || ran {
+		t.Fatalf("InTx that gave up while queued = %v (ran %t), want context.DeadlineExceeded without running", err, ran)
+	}
+
+	time.AfterFunc(300*time.Millisecond, func() { close(release) })
+	var calls int
+	err := d.InTx(ctx, func(tx *sql.Tx) error {
+		calls++
+		select {
+		case <-release:
+		default:
+			return errors.New("ran while the first transaction held the lock")
+		}
+		return increment(ctx, tx)
+	})
+	if err != nil || calls != 1 {
+		t.Fatalf("the queued transaction: %v after %d tries, want one successful try", err, calls)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the first transaction: %v", err)
+	}
+	if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != 2 {
+		t.Errorf("counter = %d, want 2", n)
+	}
+}
