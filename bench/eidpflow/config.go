@@ -39,7 +39,10 @@ type LoginFlowConfig struct {
 	// made for.
 	Issuer string
 	// ClientID and ClientSecret are the bench client's
-	// (client_secret_basic), as `eidp dev seed` printed them.
+	// (client_secret_basic), as `eidp dev seed` printed them. No secret:
+	// the client is public (token_endpoint_auth_method none, RFC 6749
+	// §2.1), and client_id goes in the PAR and token request bodies
+	// instead (RFC 6749 §4.1.3, RFC 9126 §2.1); PKCE is used either way.
 	ClientID, ClientSecret string
 	// KeySeed is the population's key seed (`eidp dev seed --key-seed`).
 	KeySeed []byte
@@ -59,9 +62,6 @@ func (c *LoginFlowConfig) check() error {
 	}
 	if c.ClientID == "" {
 		missing = append(missing, "-client-id")
-	}
-	if c.ClientSecret == "" {
-		missing = append(missing, "-client-secret (or -client-secret-file)")
 	}
 	if len(c.KeySeed) == 0 {
 		missing = append(missing, "-key-seed")

@@ -319,7 +319,6 @@ func TestConfigIsChecked(t *testing.T) {
 		"no issuer":              func(c *LoginFlowConfig) { c.Issuer = "" },
 		"an issuer without host": func(c *LoginFlowConfig) { c.Issuer = "localhost:8080" },
 		"no client":              func(c *LoginFlowConfig) { c.ClientID = "" },
-		"no secret":              func(c *LoginFlowConfig) { c.ClientSecret = "" },
 		"no key seed":            func(c *LoginFlowConfig) { c.KeySeed = nil },
 		"a short key seed":       func(c *LoginFlowConfig) { c.KeySeed = keySeed[:8] },
 		"no residents":           func(c *LoginFlowConfig) { c.Residents = 0 },

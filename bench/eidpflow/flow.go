@@ -315,16 +315,20 @@ func (f *flow) codeFrom(back *url.URL, state string) (string, error) {
 	return q.Get("code"), nil
 }
 
-// post sends a form, with client_secret_basic (RFC 6749 §2.3.1: the ID and
-// secret form-encoded, then Basic) when auth is set.
+// post sends a form, with client authentication when auth is set:
+// client_secret_basic (RFC 6749 §2.3.1: the ID and secret form-encoded,
+// then Basic), or, for a public client (no secret), client_id in the body.
 func (f *flow) post(ctx context.Context, c *http.Client, target string, form url.Values, auth bool) (*http.Response, []byte, error) {
+	if auth && f.cfg.ClientSecret == "" {
+		form.Set("client_id", f.cfg.ClientID)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	if auth {
+	if auth && f.cfg.ClientSecret != "" {
 		req.SetBasicAuth(url.QueryEscape(f.cfg.ClientID), url.QueryEscape(f.cfg.ClientSecret))
 	}
 	return do(c, req)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -218,5 +219,69 @@ func TestLoginTokensIsRegisteredWithItsFlag(t *testing.T) {
 	}
 	if _, err := loadgen.New(ScenarioLoginTokens); !errors.Is(err, ErrConfig) {
 		t.Fatalf("no -save-tokens: %v, want ErrConfig", err)
+	}
+}
+
+// A public client (token_endpoint_auth_method none): the flow sends its
+// client_id in the bodies instead of a secret, eidp rotates its refresh
+// tokens (RFC 9700 §4.14.2), the refresh scenario keeps each worker's
+// newest one, and a rotated-out token is refused afterwards.
+func TestAPublicClientLogsInAndRotatesRefreshTokens(t *testing.T) {
+	s := server(t)
+	const id = "eidp-bench-public"
+	for _, args := range [][]string{
+		{"clients", "create", "--id", id, "--name", "Public bench client", "--auth-method", "none",
+			"--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", DefaultRedirectURI, "--scope", "openid profile"},
+		// The first four residents consent to it.
+		{"dev", "seed", "--residents", "4", "--key-seed", hex.EncodeToString(keySeed), "--client-id", id},
+	} {
+		cmd := exec.Command(binary, args...)
+		cmd.Env = s.env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("eidp %s: %v\n%s", args[0], err, out)
+		}
+	}
+	cfg := s.config()
+	cfg.ClientID, cfg.ClientSecret, cfg.Residents = id, "", 4
+	path := filepath.Join(t.TempDir(), "tokens.jsonl")
+	sc, err := NewLoginTokens(cfg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, sc, 4, 4)
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Iterations != 4 || len(res.Errors) != 0 {
+		t.Fatalf("public client logins: %d iterations, failures %v %v", res.Iterations, res.Errors, res.FirstErrors)
+	}
+	var first []string
+	for _, l := range readSaved(t, path) {
+		first = append(first, l.RefreshToken)
+	}
+	if len(first) != 4 || slices.Contains(first, "") {
+		t.Fatalf("refresh tokens saved: %q", first)
+	}
+
+	rc := oauth.Config{Issuer: s.issuer, ClientID: id, RefreshTokens: first}
+	rs, err := oauth.NewRefresh(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, rs, 4, 40)
+	if res.Iterations != 40 || len(res.Errors) != 0 {
+		t.Fatalf("rotating refresh: %d iterations, failures %v %v", res.Iterations, res.Errors, res.FirstErrors)
+	}
+	if notes := strings.Join(res.Notes, "\n"); !strings.Contains(notes, "40 refresh grants (warm-up included), 40 answered with a new refresh token") {
+		t.Errorf("notes: %q", notes)
+	}
+
+	// The login's own token was rotated out: the server refuses it now.
+	rc.RefreshTokens = first[:1]
+	if rs, err = oauth.NewRefresh(rc); err != nil {
+		t.Fatal(err)
+	}
+	if res = run(t, rs, 1, 1); res.Iterations != 0 || res.Failures() != 1 {
+		t.Fatalf("a rotated-out token: %d iterations, %d failures, want it refused", res.Iterations, res.Failures())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 
 	"eidp/bench/loadgen"
 )
@@ -14,7 +15,9 @@ import (
 // one it was given last.
 type refresh struct {
 	base
-	tokens []string
+	tokens  []string
+	grants  atomic.Int64 // successful grants, warm-up included
+	rotated atomic.Int64 // of which answered with a new refresh token
 }
 
 // NewRefresh is the refresh scenario. Client authentication is
@@ -68,8 +71,16 @@ func (s *refresh) Do(ctx context.Context, w *loadgen.Worker) error {
 	if err != nil {
 		return err
 	}
-	if tr.RefreshToken != "" {
+	s.grants.Add(1)
+	if tr.RefreshToken != "" && tr.RefreshToken != *held {
 		*held = tr.RefreshToken
+		s.rotated.Add(1)
 	}
 	return nil
+}
+
+// Notes implements loadgen.Noter: whether the server rotated the tokens,
+// so that a run says which kind of refresh it measured.
+func (s *refresh) Notes() []string {
+	return []string{fmt.Sprintf("%d refresh grants (warm-up included), %d answered with a new refresh token (rotation)", s.grants.Load(), s.rotated.Load())}
 }
