@@ -80,8 +80,8 @@ type DB struct {
 
 	migrations fs.FS // the embedded migrations of Engine
 	retry      retryPolicy
-	// writer, on SQLite, is held by the one write transaction of this
-	// process that may run (see runTx); nil on PostgreSQL.
+	// writer, on SQLite, is held by the one write of this process that may
+	// run (see writeTurn); nil on PostgreSQL.
 	writer chan struct{}
 }
 

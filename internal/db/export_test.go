@@ -22,3 +22,12 @@ var TxAttempts = defaultRetryPolicy.attempts
 func SetRetryPause(d *DB, max time.Duration) {
 	d.retry.base, d.retry.max = max, max
 }
+
+// SetWriteQueueWait makes writers on SQLite give up their place in the
+// process's queue after d, until the test ends. Tests that use it must not
+// run in parallel.
+func SetWriteQueueWait(t testing.TB, d time.Duration) {
+	old := sqliteWriteQueueWait
+	sqliteWriteQueueWait = d
+	t.Cleanup(func() { sqliteWriteQueueWait = old })
+}

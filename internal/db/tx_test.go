@@ -328,3 +328,64 @@ func TestInTxQueuesSQLiteWritersOfOneProcess(t *testing.T) {
 		t.Errorf("counter = %d, want 2", n)
 	}
 }
+
+// A statement outside a transaction takes its turn too: with a busy
+// timeout of 1 ms it would fail at once while a transaction holds the
+// lock; queued, it runs when that transaction has committed.
+func TestExecContextQueuesWithSQLiteWriters(t *testing.T) {
+	// Not parallel: SetSQLiteBusyTimeout changes a package default.
+	db.SetSQLiteBusyTimeout(t, 1)
+	d := counterDB(t, testenv.SQLite(t))
+	ctx := testCtx(t)
+
+	holding, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- d.InTx(ctx, func(tx *sql.Tx) error {
+			if err := increment(ctx, tx); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	time.AfterFunc(200*time.Millisecond, func() { close(release) })
+	if _, err := d.ExecContext(ctx, `UPDATE counter SET n = n * 10 WHERE id = 1`); err != nil {
+		t.Fatalf("an UPDATE while a transaction held the lock: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the transaction: %v", err)
+	}
+	if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != 10 {
+		t.Errorf("counter = %d, want 10 (the transaction's 1, then × 10)", n)
+	}
+}
+
+// Writing through the DB from inside one of its own transactions is a
+// misuse (use the tx); it must fail as it did before the queue, not wait
+// for a turn that its own transaction holds.
+func TestAWriteThroughTheDBInsideItsOwnTransactionFails(t *testing.T) {
+	// Not parallel: both setters change package defaults.
+	db.SetSQLiteBusyTimeout(t, 1)
+	db.SetWriteQueueWait(t, 50*time.Millisecond)
+	d := counterDB(t, testenv.SQLite(t))
+	ctx := testCtx(t)
+	misuse := errors.New("misuse")
+	var inner error
+	err := d.InTx(ctx, func(tx *sql.Tx) error {
+		if err := increment(ctx, tx); err != nil {
+			return err
+		}
+		_, inner = d.ExecContext(ctx, `UPDATE counter SET n = 100 WHERE id = 1`)
+		return misuse
+	})
+	if !errors.Is(err, misuse) || inner == nil {
+		t.Fatalf("InTx = %v, inner write = %v: want the inner write refused (SQLITE_BUSY)", err, inner)
+	}
+	t.Logf("the inner write: %v", inner)
+	if n := queryInt(t, d, `SELECT n FROM counter WHERE id = 1`); n != 0 {
+		t.Errorf("counter = %d, want 0 (rolled back, the inner write refused)", n)
+	}
+}
