@@ -273,6 +273,28 @@ func TestInTxLockedReadModifyWriteWithRowLock(t *testing.T) {
 	})
 }
 
+// holdWriteTransaction starts a transaction that increments the counter and
+// then holds the write lock until release is closed; it returns once the
+// increment is done, with the channel InTx's result will come on.
+func holdWriteTransaction(ctx context.Context, d *db.DB, release <-chan struct{}) <-chan error {
+	holding, first := make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		first <- d.InTx(ctx, func(tx *sql.Tx) error {
+			err := increment(ctx, tx)
+			once.Do(func() { close(holding) })
+			if err != nil {
+				return err
+			}
+			<-release
+			return nil
+		})
+		once.Do(func() { close(holding) })
+	}()
+	<-holding
+	return first
+}
+
 // Write transactions of one process on SQLite queue in the process, not in
 // SQLite's busy handler: with a busy timeout of 1 ms and 1 ms between
 // tries, a second transaction that met the lock in SQLite would use up its
@@ -286,19 +308,8 @@ func TestInTxQueuesSQLiteWritersOfOneProcess(t *testing.T) {
 	db.SetRetryPause(d, time.Millisecond)
 	ctx := testCtx(t)
 
-	holding, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- d.InTx(ctx, func(tx *sql.Tx) error {
-			if err := increment(ctx, tx); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release := make(chan struct{})
+	first := holdWriteTransaction(ctx, d, release)
 
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
@@ -338,19 +349,8 @@ func TestExecContextQueuesWithSQLiteWriters(t *testing.T) {
 	d := counterDB(t, testenv.SQLite(t))
 	ctx := testCtx(t)
 
-	holding, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- d.InTx(ctx, func(tx *sql.Tx) error {
-			if err := increment(ctx, tx); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release := make(chan struct{})
+	first := holdWriteTransaction(ctx, d, release)
 	time.AfterFunc(200*time.Millisecond, func() { close(release) })
 	if _, err := d.ExecContext(ctx, `UPDATE counter SET n = n * 10 WHERE id = 1`); err != nil {
 		t.Fatalf("an UPDATE while a transaction held the lock: %v", err)
