@@ -7,8 +7,9 @@
 // browser): a pushed authorization request with PKCE S256, state and nonce
 // (RFC 9126 §2, RFC 7636 §4) authenticated with client_secret_basic
 // (RFC 6749 §2.3.1), or, without a secret, as a public client (client_id
-// in the PAR and token request bodies); the authorization endpoint with request_uri, which
-// sends a browser without a session to /login; the login page, for the
+// in the PAR and token request bodies); the authorization endpoint with
+// request_uri, which sends a browser without a session to /login; the
+// login page, for the
 // flow cookie and the CSRF token it embeds; the passkey ceremony's JSON
 // API (POST /api/passkey/login/options, then /api/passkey/login) with an
 // assertion made by a software authenticator (passkeytest) — real

@@ -229,18 +229,10 @@ func TestLoginTokensIsRegisteredWithItsFlag(t *testing.T) {
 func TestAPublicClientLogsInAndRotatesRefreshTokens(t *testing.T) {
 	s := server(t)
 	const id = "eidp-bench-public"
-	for _, args := range [][]string{
-		{"clients", "create", "--id", id, "--name", "Public bench client", "--auth-method", "none",
-			"--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", DefaultRedirectURI, "--scope", "openid profile"},
-		// The first four residents consent to it.
-		{"dev", "seed", "--residents", "4", "--key-seed", hex.EncodeToString(keySeed), "--client-id", id},
-	} {
-		cmd := exec.Command(binary, args...)
-		cmd.Env = s.env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("eidp %s: %v\n%s", args[0], err, out)
-		}
-	}
+	s.command(t, "clients", "create", "--id", id, "--name", "Public bench client", "--auth-method", "none",
+		"--grant", "authorization_code", "--grant", "refresh_token", "--redirect-uri", DefaultRedirectURI, "--scope", "openid profile")
+	// The first four residents consent to it.
+	s.command(t, "dev", "seed", "--residents", "4", "--key-seed", hex.EncodeToString(keySeed), "--client-id", id)
 	cfg := s.config()
 	cfg.ClientID, cfg.ClientSecret, cfg.Residents = id, "", 4
 	path := filepath.Join(t.TempDir(), "tokens.jsonl")

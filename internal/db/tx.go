@@ -201,11 +201,16 @@ func (d *DB) writeTurn(ctx context.Context) (release func(), err error) {
 	if d.writer == nil {
 		return func() {}, nil
 	}
+	select { // free: no timer on the uncontended path
+	case d.writer <- struct{}{}:
+		return d.endTurn, nil
+	default:
+	}
 	wait := time.NewTimer(sqliteWriteQueueWait)
 	defer wait.Stop()
 	select {
 	case d.writer <- struct{}{}:
-		return func() { <-d.writer }, nil
+		return d.endTurn, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-wait.C:
@@ -213,10 +218,15 @@ func (d *DB) writeTurn(ctx context.Context) (release func(), err error) {
 	}
 }
 
+// endTurn gives the write turn back.
+func (d *DB) endTurn() { <-d.writer }
+
 // ExecContext is sql.DB's, but on SQLite the statement takes its turn with
 // the process's write transactions (writeTurn): an INSERT, UPDATE or DELETE
 // outside a transaction needs the same write lock. (Statements inside InTx
-// go through the tx, which has its turn already.)
+// go through the tx, which has its turn already. A write through
+// QueryContext or QueryRowContext — INSERT … RETURNING outside a
+// transaction — does not queue and meets busy_timeout as before.)
 func (d *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	release, err := d.writeTurn(ctx)
 	if err != nil {
